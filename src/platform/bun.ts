@@ -1,0 +1,25 @@
+/**
+ * The Bun platform edge: WebGPU through bun-webgpu (Dawn via bun:ffi).
+ * Only this folder imports Bun-specific modules, so the core stays browser-portable.
+ */
+import { setupGlobals } from "bun-webgpu"
+import { Gpu, withGpuFrom, type GpuHandle } from "../runtime/gpu.ts"
+
+let installed = false
+
+/** The `GPU` entry point on Bun, installing bun-webgpu's globals once. */
+export const bunGpu = (): GPU => {
+  // Mesa's lavapipe logs an error on every start without it.
+  process.env.XDG_RUNTIME_DIR ??= "/tmp"
+  if (!installed) {
+    setupGlobals()
+    installed = true
+  }
+  return navigator.gpu
+}
+
+/** The `Gpu` layer on Bun. */
+export const BunGpu = Gpu.layerWith(bunGpu)
+
+/** `await withGpu(async (gpu) => …)`: a device for plain async scripts, closed afterwards. */
+export const withGpu = <A>(body: (gpu: GpuHandle) => Promise<A>): Promise<A> => withGpuFrom(bunGpu, body)

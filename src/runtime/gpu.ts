@@ -1,0 +1,100 @@
+/**
+ * The `Gpu` service: one scoped WebGPU device with its pipeline cache and buffer pool.
+ * The platform (Bun, a browser) supplies the `GPU` entry point; this file uses only web APIs.
+ */
+import { Context, Effect, Layer } from "effect"
+import { BufferPool } from "./buffers.ts"
+import { DeviceLost, NoAdapter, installHint, type GpuError } from "./errors.ts"
+import { PipelineCache } from "./pipelines.ts"
+
+/** What a person wants to know about the adapter (see `sdeflow doctor`). */
+export interface AdapterSummary {
+  readonly vendor: string
+  readonly architecture: string
+  readonly device: string
+  readonly description: string
+  readonly isFallbackAdapter: boolean
+}
+
+export interface GpuHandle {
+  readonly device: GPUDevice
+  readonly adapter: AdapterSummary
+  readonly features: ReadonlySet<string>
+  readonly limits: GPUSupportedLimits
+  readonly pipelines: PipelineCache
+  readonly pool: BufferPool
+  /** Resolves with a `DeviceLost` when the device goes away (never rejects). */
+  readonly lost: Promise<DeviceLost>
+}
+
+/** Features requested when the adapter has them; everything else runs without. */
+const optionalFeatures = ["timestamp-query", "shader-f16", "subgroups"] as const
+
+/** Requests adapter + device (with the adapter's full limits). Plain promise: used by both entries. */
+export const openGpu = async (gpu: GPU): Promise<GpuHandle> => {
+  let adapter: GPUAdapter | null
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" })
+  } catch (cause) {
+    throw new NoAdapter({ message: `${installHint}\n(requestAdapter threw: ${String(cause)})` })
+  }
+  if (!adapter) throw new NoAdapter({ message: installHint })
+  const requiredFeatures = optionalFeatures.filter((f) => adapter.features.has(f))
+  // The adapter's whole limits object: bun-webgpu rejects hand-picked subsets (STACK-NOTES).
+  const device = await adapter.requestDevice({
+    requiredFeatures: requiredFeatures as GPUFeatureName[],
+    requiredLimits: adapter.limits as unknown as Record<string, number>,
+  })
+  const info = adapter.info
+  const lost = device.lost.then(
+    (l) => new DeviceLost({ reason: l.reason ?? "unknown", message: `WebGPU device lost (${l.reason}): ${l.message}` }),
+  )
+  return {
+    device,
+    adapter: {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      description: info.description,
+      isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    },
+    features: new Set(device.features as unknown as Iterable<string>),
+    limits: device.limits,
+    pipelines: new PipelineCache(device),
+    pool: new BufferPool(device),
+    lost,
+  }
+}
+
+/** Releases everything the handle owns; safe to call twice. */
+export const closeGpu = (handle: GpuHandle): void => {
+  handle.pool.destroy()
+  handle.device.destroy()
+}
+
+const toGpuError = (e: unknown): GpuError =>
+  e instanceof NoAdapter || e instanceof DeviceLost
+    ? e
+    : new NoAdapter({ message: `${installHint}\n(requestDevice failed: ${String(e)})` })
+
+export class Gpu extends Context.Service<Gpu, GpuHandle>()("sdeflow/Gpu") {
+  /** A layer that opens a device from `provider` and destroys it when the scope closes. */
+  static readonly layerWith = (provider: () => GPU) =>
+    Layer.effect(
+      Gpu,
+      Effect.acquireRelease(
+        Effect.tryPromise({ try: () => openGpu(provider()), catch: toGpuError }),
+        (handle) => Effect.sync(() => closeGpu(handle)),
+      ),
+    )
+}
+
+/** Runs `body` with an open device and always closes it (for scripts that do not use Effect). */
+export const withGpuFrom = async <A>(provider: () => GPU, body: (gpu: GpuHandle) => Promise<A>): Promise<A> => {
+  const handle = await openGpu(provider())
+  try {
+    return await body(handle)
+  } finally {
+    closeGpu(handle)
+  }
+}
