@@ -1,0 +1,171 @@
+/**
+ * Lowers one kernel — a materialised graph node plus everything fused into it — to a scalar DAG
+ * computing the element at the thread's index. Movement ops become index arithmetic; reductions and
+ * contractions become loops; materialised inputs become loads.
+ */
+import type { Node, ReduceOp } from "../ir/node.ts"
+import { stridesOf, type Shape } from "../ir/shape.ts"
+import { ScalarBuilder, type Scalar } from "./scalar.ts"
+
+/** Where a value outside the kernel comes from: a storage binding or a uniform slot. */
+export type Source = { readonly kind: "binding"; readonly binding: number } | { readonly kind: "uniform"; readonly slot: number }
+
+export interface LoweredKernel {
+  readonly value: Scalar
+  /** Graph nodes computed inside this kernel (for `explain`). */
+  readonly fused: readonly Node[]
+}
+
+/** Lowers `root` given how each materialised node (other than `root`) is read. */
+export const lowerKernel = (b: ScalarBuilder, root: Node, sourceOf: (node: Node) => Source | undefined): LoweredKernel => {
+  const memo = new Map<string, Scalar>()
+  const fused = new Map<number, Node>()
+
+  // Flat indices already known for a multi-index (from delinearising), so linearising it back is free.
+  const knownFlat = new Map<string, Scalar>()
+  const flatKey = (idx: readonly Scalar[], shape: Shape) => `${shape.join("x")}:${idx.map((s) => s.id).join(",")}`
+  const linearize = (idx: readonly Scalar[], shape: Shape): Scalar => {
+    const known = knownFlat.get(flatKey(idx, shape))
+    if (known) return known
+    const strides = stridesOf(shape)
+    return idx.reduce((acc, i, k) => b.add(acc, b.mul(i, b.int(shape[k] === 1 ? 0 : strides[k]!))), b.int(0))
+  }
+  const delinearize = (flat: Scalar, shape: Shape): Scalar[] => {
+    const strides = stridesOf(shape)
+    // The leading axis needs no modulo: the flat index is in range.
+    const idx = shape.map((d, k) => (d === 1 ? b.int(0) : k === 0 ? b.idiv(flat, strides[k]!) : b.mod(b.idiv(flat, strides[k]!), d)))
+    knownFlat.set(flatKey(idx, shape), flat)
+    return idx
+  }
+  /** `lo ≤ i < hi` for an i32 index. */
+  const within = (i: Scalar, hi: number): Scalar => b.and(b.less(b.int(-1), i), b.less(i, b.int(hi)))
+
+  /** A loop over the product of `extents`, returning the reduce node built from the per-index body. */
+  const loop = (fn: ReduceOp, extents: readonly number[], body: (idx: Scalar[]) => Scalar): Scalar => {
+    const id = b.newLoop()
+    const total = extents.reduce((a, c) => a * c, 1)
+    return b.reduce(fn, id, total, body(delinearize(b.loopVar(id), extents)))
+  }
+
+  const emit = (node: Node, idx: readonly Scalar[]): Scalar => {
+    const key = `${node.id}:${idx.map((s) => s.id).join(",")}`
+    let value = memo.get(key)
+    if (!value) {
+      value = compute(node, idx)
+      memo.set(key, value)
+    }
+    return value
+  }
+
+  const compute = (node: Node, idx: readonly Scalar[]): Scalar => {
+    if (node !== root) {
+      const source = sourceOf(node)
+      if (source?.kind === "binding") return b.load(source.binding, linearize(idx, node.shape), node.dtype)
+      if (source?.kind === "uniform") return b.uniform(source.slot, node.dtype)
+    }
+    fused.set(node.id, node)
+    const op = node.op
+    const [x, y] = node.inputs
+    switch (op.kind) {
+      case "input":
+        throw new Error(`input ${op.name} has no binding`)
+      case "const":
+        return b.const(op.value, node.dtype)
+      case "unary":
+        return b.unary(op.fn, emit(x!, idx), node.dtype)
+      case "binary":
+        return b.binary(op.fn, emit(x!, idx), emit(y!, idx), node.dtype)
+      case "where":
+        return b.select(emit(x!, idx), emit(y!, idx), emit(node.inputs[2]!, idx))
+      case "cast":
+        return b.cast(emit(x!, idx), node.dtype)
+      case "random":
+        return b.random(op.dist, op.salt, linearize(idx, node.shape))
+      case "detach":
+        return emit(x!, idx)
+      case "reshape":
+        return emit(x!, delinearize(linearize(idx, node.shape), x!.shape))
+      case "permute": {
+        const inner = new Array<Scalar>(idx.length)
+        op.perm.forEach((p, i) => (inner[p] = idx[i]!))
+        return emit(x!, inner)
+      }
+      case "expand":
+        return emit(x!, idx.map((i, k) => (x!.shape[k] === 1 ? b.int(0) : i)))
+      case "slice":
+        return emit(x!, idx.map((i, k) => b.add(b.int(op.starts[k]!), b.mul(i, b.int(op.steps[k]!)))))
+      case "flip":
+        return emit(x!, idx.map((i, k) => (op.axes.includes(k) ? b.sub(b.int(node.shape[k]! - 1), i) : i)))
+      case "pad": {
+        const inner = idx.map((i, k) => b.sub(i, b.int(op.before[k]!)))
+        const inside = inner.reduce((c, i, k) => (op.before[k] === 0 && x!.shape[k] === node.shape[k] ? c : b.and(c, within(i, x!.shape[k]!))), b.const(1, "bool"))
+        return b.select(inside, emit(x!, inner), b.const(op.value, node.dtype))
+      }
+      case "concat": {
+        // Nested selects from the last part backwards: part j owns [offset_j, offset_j + len_j).
+        const offsets: number[] = []
+        node.inputs.reduce((o, n) => (offsets.push(o), o + n.shape[op.axis]!), 0)
+        const at = idx[op.axis]!
+        let value: Scalar | undefined
+        for (let j = node.inputs.length - 1; j >= 0; j--) {
+          const part = node.inputs[j]!
+          const shifted = idx.map((i, k) => (k === op.axis ? b.sub(i, b.int(offsets[j]!)) : i))
+          const here = emit(part, shifted)
+          value = value === undefined ? here : b.select(b.less(at, b.int(offsets[j + 1]!)), here, value)
+        }
+        return value!
+      }
+      case "reduce":
+        return loop(op.fn, op.axes.map((a) => x!.shape[a]!), (r) => {
+          const inner = [...idx]
+          op.axes.forEach((a, k) => (inner[a] = r[k]!))
+          return emit(x!, inner)
+        })
+      case "matmul": {
+        const batch = idx.slice(0, -2)
+        const [m, n] = idx.slice(-2) as [Scalar, Scalar]
+        return loop("sum", [x!.shape.at(-1)!], ([k]) => b.binary("mul", emit(x!, [...batch, m, k!]), emit(y!, [...batch, k!, n]), "f32"))
+      }
+      case "conv2d": {
+        const [n, o, oy, ox] = idx as [Scalar, Scalar, Scalar, Scalar]
+        const [, c, h, w] = x!.shape as [number, number, number, number]
+        const [, , kh, kw] = y!.shape as [number, number, number, number]
+        return loop("sum", [c, kh, kw], ([ci, ky, kx]) => {
+          const iy = b.sub(b.add(b.mul(oy, b.int(op.stride)), ky!), b.int(op.padding))
+          const ix = b.sub(b.add(b.mul(ox, b.int(op.stride)), kx!), b.int(op.padding))
+          const product = b.binary("mul", emit(x!, [n, ci!, iy, ix]), emit(y!, [o, ci!, ky!, kx!]), "f32")
+          return b.select(b.and(within(iy, h), within(ix, w)), product, b.const(0))
+        })
+      }
+      case "conv2dGradInput": {
+        const [n, c, ih, iw] = idx as [Scalar, Scalar, Scalar, Scalar]
+        const [, o, ho, wo] = x!.shape as [number, number, number, number]
+        const [, , kh, kw] = y!.shape as [number, number, number, number]
+        const s = op.stride
+        return loop("sum", [o, kh, kw], ([oi, ky, kx]) => {
+          const ty = b.sub(b.add(ih, b.int(op.padding)), ky!)
+          const tx = b.sub(b.add(iw, b.int(op.padding)), kx!)
+          const [gy, gx] = [b.idiv(ty, s), b.idiv(tx, s)]
+          let ok = b.and(within(ty, ho * s), within(tx, wo * s))
+          if (s > 1) ok = b.and(ok, b.and(b.binary("eq", b.mod(ty, s), b.int(0), "bool"), b.binary("eq", b.mod(tx, s), b.int(0), "bool")))
+          const product = b.binary("mul", emit(x!, [n, oi!, gy, gx]), emit(y!, [oi!, c, ky!, kx!]), "f32")
+          return b.select(ok, product, b.const(0))
+        })
+      }
+      case "conv2dGradWeight": {
+        const [o, c, ky, kx] = idx as [Scalar, Scalar, Scalar, Scalar]
+        const [, , h, w] = x!.shape as [number, number, number, number]
+        const [bn, , ho, wo] = y!.shape as [number, number, number, number]
+        return loop("sum", [bn, ho, wo], ([ni, oy, ox]) => {
+          const iy = b.sub(b.add(b.mul(oy!, b.int(op.stride)), ky), b.int(op.padding))
+          const ix = b.sub(b.add(b.mul(ox!, b.int(op.stride)), kx), b.int(op.padding))
+          const product = b.binary("mul", emit(y!, [ni!, o, oy!, ox!]), emit(x!, [ni!, c, iy, ix]), "f32")
+          return b.select(b.and(within(iy, h), within(ix, w)), product, b.const(0))
+        })
+      }
+    }
+  }
+
+  const value = emit(root, delinearize(b.gid(), root.shape))
+  return { value, fused: [...fused.values()] }
+}

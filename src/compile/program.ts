@@ -1,0 +1,148 @@
+/**
+ * `buildProgram`: graph → simplified graph → fusion schedule → one scalar DAG per kernel → memory plan.
+ * A Program is backend-neutral data; `wgsl.ts` and `js.ts` render its kernels, the runtime replays it.
+ */
+import { opName, topoSort, type DType, type Node } from "../ir/node.ts"
+import { programError } from "../ir/errors.ts"
+import { sizeOf, type Shape } from "../ir/shape.ts"
+import { lowerKernel, type Source } from "./lower.ts"
+import { ScalarBuilder, type Scalar } from "./scalar.ts"
+import { isSource, schedule } from "./schedule.ts"
+import { simplify } from "./simplify.ts"
+import { planMemory } from "./memory.ts"
+
+export interface ProgramInput {
+  readonly name: string
+  readonly shape: Shape
+  readonly dtype: DType
+  /** Tensors live in a buffer slot; shape-[] inputs travel as uniforms. */
+  readonly place: { readonly kind: "buffer"; readonly slot: number } | { readonly kind: "uniform"; readonly slot: number }
+}
+
+export interface ProgramOutput {
+  readonly name: string
+  readonly shape: Shape
+  readonly dtype: DType
+  readonly slot: number
+}
+
+export interface Kernel {
+  readonly name: string
+  /** The primitives fused into this kernel, in graph order (for `explain` and the WGSL header). */
+  readonly ops: readonly string[]
+  readonly value: Scalar
+  readonly threads: number
+  readonly outputType: DType
+  /** Buffer slot of each storage binding read, in binding order. */
+  readonly reads: readonly number[]
+  readonly write: number
+  readonly bytesRead: number
+  readonly bytesWritten: number
+  readonly flops: number
+}
+
+export interface Slot {
+  readonly bytes: number
+  readonly dtype: DType
+}
+
+export interface Program {
+  readonly inputs: readonly ProgramInput[]
+  readonly outputs: readonly ProgramOutput[]
+  readonly slots: readonly Slot[]
+  /** Uniform slots: 0 = seed (u32), 1 = step (u32), then the scalar inputs. */
+  readonly uniforms: readonly { readonly name: string; readonly dtype: DType }[]
+  readonly kernels: readonly Kernel[]
+}
+
+export interface BuildOptions {
+  readonly fuse?: boolean
+  readonly maxStorageBuffers?: number
+}
+
+export const bytesPerElement = 4
+
+/** Compiles output graph nodes (by name) into a Program. */
+export const buildProgram = (outputs: Record<string, Node>, options: BuildOptions = {}): Program => {
+  const names = Object.keys(outputs)
+  const roots = simplify(names.map((n) => outputs[n]!))
+  const order = topoSort(roots)
+  const inputNodes = order.filter(isSource)
+  const seenNames = new Map<string, Node>()
+  for (const n of inputNodes) {
+    const name = (n.op as { name: string }).name
+    const other = seenNames.get(name)
+    if (other && other !== n) throw programError("compile", `two different inputs are both named "${name}"`)
+    seenNames.set(name, n)
+  }
+  const materialised = schedule(order, roots, { fuse: options.fuse ?? true, maxStorageBuffers: options.maxStorageBuffers ?? 10 })
+  const kernelRoots = order.filter((n) => materialised.has(n.id) && !isSource(n))
+  const plan = planMemory(kernelRoots, inputNodes.filter((n) => n.shape.length > 0), roots, materialised)
+
+  const uniforms: { name: string; dtype: DType }[] = [{ name: "seed", dtype: "u32" }, { name: "step", dtype: "u32" }]
+  const uniformOf = new Map<number, number>()
+  for (const n of inputNodes)
+    if (n.shape.length === 0) {
+      uniformOf.set(n.id, uniforms.length)
+      uniforms.push({ name: (n.op as { name: string }).name, dtype: n.dtype })
+    }
+
+  const builder = new ScalarBuilder()
+  const kernels = kernelRoots.map((root, k): Kernel => {
+    const reads: number[] = []
+    const readNodes: Node[] = []
+    const sourceOf = (n: Node): Source | undefined => {
+      if (uniformOf.has(n.id)) return { kind: "uniform", slot: uniformOf.get(n.id)! }
+      if (!materialised.has(n.id)) return undefined
+      let binding = readNodes.indexOf(n)
+      if (binding < 0) {
+        binding = readNodes.push(n) - 1
+        reads.push(plan.slotOf.get(n.id)!)
+      }
+      return { kind: "binding", binding }
+    }
+    const { value, fused } = lowerKernel(builder, root, sourceOf)
+    const ops = fused.filter((n) => !["const", "reshape", "expand", "detach"].includes(n.op.kind)).sort((a, b) => a.id - b.id).map((n) => opName(n.op))
+    const threads = sizeOf(root.shape)
+    return {
+      name: `k${k}_${root.op.kind === "binary" || root.op.kind === "unary" ? opName(root.op) : root.op.kind}`,
+      ops,
+      value,
+      threads,
+      outputType: root.dtype,
+      reads,
+      write: plan.slotOf.get(root.id)!,
+      bytesRead: readNodes.reduce((s, n) => s + sizeOf(n.shape) * bytesPerElement, 0),
+      bytesWritten: threads * bytesPerElement,
+      flops: threads * flopsPerThread(value),
+    }
+  })
+
+  return {
+    inputs: inputNodes.map((n) => ({
+      name: (n.op as { name: string }).name,
+      shape: n.shape,
+      dtype: n.dtype,
+      place: n.shape.length === 0 ? { kind: "uniform", slot: uniformOf.get(n.id)! } : { kind: "buffer", slot: plan.slotOf.get(n.id)! },
+    })),
+    outputs: names.map((name, i) => ({ name, shape: roots[i]!.shape, dtype: roots[i]!.dtype, slot: plan.outputSlot.get(i)! })),
+    slots: plan.slots,
+    uniforms,
+    kernels,
+  }
+}
+
+/** Arithmetic operations per thread, loops multiplied by their trip count. */
+const flopsPerThread = (value: Scalar): number => {
+  const memo = new Map<number, number>()
+  const count = (s: Scalar): number => {
+    const hit = memo.get(s.id)
+    if (hit !== undefined) return hit
+    let own = s.op.k === "unary" || (s.op.k === "binary" && s.type === "f32") ? 1 : 0
+    for (const a of s.args) own += count(a)
+    if (s.op.k === "reduce") own = s.op.extent * (count(s.args[0]!) + 1)
+    memo.set(s.id, own)
+    return own
+  }
+  return count(value)
+}

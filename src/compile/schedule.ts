@@ -1,0 +1,118 @@
+/**
+ * The fusion rule — the one place that decides which graph nodes get their own buffer.
+ *
+ * A node is materialised (written to memory by a kernel of its own) when it is
+ *   1. a program output;
+ *   2. a reduction or contraction result — unless its single consumer reads it element for element
+ *      (a same-shape elementwise op or a reshape), which then becomes the kernel's epilogue;
+ *   3. an operand of a contraction that is not a pure view of memory (contractions re-read operands);
+ *   4. consumed by ≥ 2 ops, unless it is cheap elementwise work that is recomputed instead;
+ *   5. needed to keep a kernel within `maxStorageBuffersPerShaderStage`.
+ * Everything else is fused into its consumers. With `fuse: false` every compute primitive is its
+ * own kernel (the baseline of the fusion benchmark); views stay views either way.
+ */
+import { contractionKinds, movementKinds, type Node } from "../ir/node.ts"
+
+export interface ScheduleOptions {
+  readonly fuse: boolean
+  /** Storage bindings a kernel may use (the adapter's maxStorageBuffersPerShaderStage). */
+  readonly maxStorageBuffers: number
+  /** Recompute a multiply-consumed elementwise node when its fused cost is at most this. */
+  readonly recomputeBudget?: number
+}
+
+/** Nodes that live in memory without a kernel computing them. */
+export const isSource = (n: Node): boolean => n.op.kind === "input"
+const isLoop = (n: Node): boolean => n.op.kind === "reduce" || contractionKinds.has(n.op.kind)
+const isElementwise = (n: Node): boolean => ["unary", "binary", "where", "cast"].includes(n.op.kind)
+/** `consumer` reads `n` element-for-element (same flat index), so a loop computing n can fuse into it. */
+const oneToOne = (consumer: Node, n: Node): boolean =>
+  consumer.op.kind === "reshape" || consumer.op.kind === "detach" || (isElementwise(consumer) && consumer.shape.join() === n.shape.join())
+
+/** The materialised set, kernel roots in execution order. */
+export const schedule = (order: readonly Node[], outputs: readonly Node[], options: ScheduleOptions): Set<number> => {
+  const consumers = new Map<number, Node[]>()
+  for (const n of order) for (const i of new Set(n.inputs)) consumers.set(i.id, [...(consumers.get(i.id) ?? []), n])
+  const users = (n: Node) => consumers.get(n.id) ?? []
+  const materialised = new Set<number>(outputs.map((o) => o.id))
+  for (const n of order) if (isSource(n)) materialised.add(n.id)
+
+  if (!options.fuse) {
+    for (const n of order) if (!movementKinds.has(n.op.kind) && n.op.kind !== "const") materialised.add(n.id)
+    return materialised
+  }
+
+  const budget = options.recomputeBudget ?? 8
+  // Cost of computing a node in place: primitive count up to the materialised boundary. Loops count
+  // as free here: they end up materialised, or fused one-to-one and then guarded by the heavy pass.
+  const cost = new Map<number, number>()
+  for (const n of order) {
+    if (materialised.has(n.id) || n.op.kind === "const" || isLoop(n)) cost.set(n.id, 0)
+    else {
+      const own = movementKinds.has(n.op.kind) ? 0 : n.op.kind === "random" ? 4 : 1
+      cost.set(n.id, n.inputs.reduce((c, i) => c + (cost.get(i.id) ?? 0), own))
+    }
+  }
+  const isView = (n: Node): boolean => movementKinds.has(n.op.kind) ? n.inputs.every((i) => materialised.has(i.id) || isView(i)) : n.op.kind === "const" || materialised.has(n.id)
+
+  for (const n of order) {
+    if (materialised.has(n.id)) continue
+    const us = users(n)
+    if (isLoop(n)) {
+      if (!(us.length === 1 && oneToOne(us[0]!, n))) materialised.add(n.id)
+      continue
+    }
+    if (us.some((u) => contractionKinds.has(u.op.kind)) && !isView(n)) materialised.add(n.id)
+    else if (us.length >= 2 && (cost.get(n.id) ?? 0) > budget) materialised.add(n.id)
+  }
+
+  // A fused loop ("heavy" value) may only flow on to one same-shape elementwise consumer: anywhere
+  // else it would be re-run per element of a bigger kernel.
+  const heavy = new Set<number>()
+  for (const n of order) {
+    if (materialised.has(n.id)) continue
+    if (isLoop(n) || n.inputs.some((i) => heavy.has(i.id))) {
+      const us = users(n)
+      if (us.length === 1 && oneToOne(us[0]!, n)) heavy.add(n.id)
+      else materialised.add(n.id)
+    }
+  }
+
+  limitBindings(order, materialised, options.maxStorageBuffers - 1)
+  return materialised
+}
+
+/** Memory leaves a kernel rooted at `root` reads (distinct materialised nodes below fused ones). */
+const leavesOf = (root: Node, materialised: ReadonlySet<number>): Set<number> => {
+  const leaves = new Set<number>()
+  const seen = new Set<number>()
+  const walk = (n: Node): void => {
+    for (const i of n.inputs) {
+      if (seen.has(i.id)) continue
+      seen.add(i.id)
+      if (materialised.has(i.id)) {
+        if (i.shape.length > 0) leaves.add(i.id) // scalar inputs travel as uniforms
+      } else walk(i)
+    }
+  }
+  walk(root)
+  return leaves
+}
+
+/** Splits kernels that would read more buffers than a shader stage may bind. */
+const limitBindings = (order: readonly Node[], materialised: Set<number>, maxReads: number): void => {
+  let changed = true
+  while (changed) {
+    changed = false
+    for (const n of order) {
+      if (!materialised.has(n.id) || isSource(n)) continue
+      if (leavesOf(n, materialised).size <= maxReads) continue
+      // Materialise the fused operand that reads the most buffers; the kernel shrinks accordingly.
+      const fusedInputs = n.inputs.filter((i) => !materialised.has(i.id))
+      const widest = fusedInputs.map((i) => [i, leavesOf(i, materialised).size + 1] as const).sort((a, b) => b[1] - a[1])[0]
+      if (!widest) continue
+      materialised.add(widest[0].id)
+      changed = true
+    }
+  }
+}

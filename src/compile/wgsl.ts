@@ -1,0 +1,178 @@
+/**
+ * Renders a kernel to WGSL: readable (named temporaries, one statement per line, a header listing the
+ * fused primitives), one thread per output element, dispatched on a 2-D grid past 65535 workgroups.
+ */
+import { philoxWgsl } from "./philox.ts"
+import type { Kernel, Program } from "./program.ts"
+import { renderBody, type Syntax } from "./render.ts"
+import type { Scalar, ScalarType } from "./scalar.ts"
+
+export const WORKGROUP = 256
+const MAX_GROUPS = 65535
+
+/** Workgroup counts for `threads` threads, split over x and y when x alone would exceed the limit. */
+export const gridFor = (threads: number): [number, number] => {
+  const groups = Math.max(1, Math.ceil(threads / WORKGROUP))
+  const x = Math.min(groups, MAX_GROUPS)
+  return [x, Math.ceil(groups / x)]
+}
+
+const storageType = (t: ScalarType): string => (t === "bool" ? "u32" : t)
+
+// Non-finite values cannot be WGSL constants (const-evaluation rejects them): read them from
+// private variables, which are runtime values. See the prelude.
+const f32Literal = (v: number): string => {
+  if (Number.isNaN(v)) return "bitcast<f32>(sdf_nan_bits)"
+  if (v === Infinity) return "bitcast<f32>(sdf_inf_bits)"
+  if (v === -Infinity) return "-bitcast<f32>(sdf_inf_bits)"
+  const text = String(Math.fround(v))
+  return /[.e]/.test(text) ? `f32(${text})` : `${text}.0`
+}
+
+const literal = (v: number, t: ScalarType): string =>
+  t === "f32" ? f32Literal(v) : t === "bool" ? String(Boolean(v)) : t === "u32" ? `${v >>> 0}u` : v < 0 ? `(${v})` : `${v}`
+
+/** Uniform slot `s` as a value of type `t` (all slots are u32 words of `array<vec4u>`). */
+const uniformWord = (slot: number, t: ScalarType): string => {
+  const word = `u[${slot >> 2}][${slot & 3}]`
+  return t === "u32" ? word : t === "bool" ? `(${word} != 0u)` : `bitcast<${t}>(${word})`
+}
+
+const unaryWgsl: Record<string, (a: string) => string> = {
+  neg: (a) => `-(${a})`, abs: (a) => `abs(${a})`, exp: (a) => `exp(${a})`, log: (a) => `log(${a})`,
+  log1p: (a) => `sdf_log1p(${a})`, expm1: (a) => `sdf_expm1(${a})`, sqrt: (a) => `sqrt(${a})`,
+  rsqrt: (a) => `inverseSqrt(${a})`, sin: (a) => `sin(${a})`, cos: (a) => `cos(${a})`, tanh: (a) => `sdf_tanh(${a})`,
+  sigmoid: (a) => `sdf_sigmoid(${a})`, silu: (a) => `(${a} * sdf_sigmoid(${a}))`, softplus: (a) => `sdf_softplus(${a})`,
+  erf: (a) => `sdf_erf(${a})`, square: (a) => `(${a} * ${a})`, reciprocal: (a) => `(1.0 / ${a})`, floor: (a) => `floor(${a})`,
+  sign: (a) => `sign(${a})`, not: (a) => `!(${a})`,
+}
+
+const infix: Record<string, string> = {
+  add: "+", sub: "-", mul: "*", div: "/", lt: "<", le: "<=", gt: ">", ge: ">=", eq: "==", ne: "!=", and: "&&", or: "||", idiv: "/", mod: "%",
+}
+
+const cast = (value: string, from: ScalarType, to: ScalarType): string => {
+  if (to === "bool") return from === "f32" ? `(${value} != 0.0)` : `(${value} != ${literal(0, from)})`
+  if (from === "bool") return `select(${literal(0, to)}, ${literal(1, to)}, ${value})`
+  return `${to}(${value})`
+}
+
+const randomWgsl: Record<string, string> = {
+  uniform: "rng_uniform(bits.x)",
+  normal: "rng_normal(bits.x, bits.y)",
+  rademacher: "rng_rademacher(bits.x)",
+}
+
+const syntax: Syntax = {
+  expr: (s: Scalar, a: readonly string[]) => {
+    const op = s.op
+    switch (op.k) {
+      case "const": return literal(op.value, s.type)
+      case "uniform": return uniformWord(op.slot, s.type)
+      case "gid": return "gid"
+      case "loopVar": return `r${op.loop}`
+      case "load": return s.type === "bool" ? `(in${op.binding}[${a[0]}] != 0u)` : `in${op.binding}[${a[0]}]`
+      case "unary": return unaryWgsl[op.fn]!(a[0]!)
+      case "binary":
+        if (op.fn === "pow") return `sdf_pow(${a[0]}, ${a[1]})`
+        if (op.fn === "max" || op.fn === "min") return `${op.fn}(${a[0]}, ${a[1]})`
+        return `(${a[0]} ${infix[op.fn]} ${a[1]})`
+      case "select": return `select(${a[2]}, ${a[1]}, ${a[0]})`
+      case "cast": return cast(a[0]!, s.args[0]!.type, s.type)
+      case "random": return `sdf_random_${op.dist}(${op.salt}u, ${a[0]})`
+      case "reduce": throw new Error("reductions are rendered as loops")
+    }
+  },
+  bind: (name, _type, expr) => `let ${name} = ${expr};`,
+  accumulator: (acc, type, fn) =>
+    fn === "sum"
+      ? [`var ${acc}: ${type} = ${literal(0, type)};`]
+      : fn === "max"
+        ? [`var ${acc}: ${type} = ${literal(-Infinity, type)};`]
+        : [`var ${acc}_max: f32 = ${literal(-Infinity, "f32")};`, `var ${acc}_sum: f32 = 0.0;`],
+  forLoop: (counter, extent) => `for (var ${counter}: i32 = 0; ${counter} < ${extent}; ${counter}++) {`,
+  accumulate: (acc, fn, value) =>
+    fn === "sum"
+      ? [`${acc} = ${acc} + ${value};`]
+      : fn === "max"
+        ? [`${acc} = max(${acc}, ${value});`]
+        : [
+            // Online logsumexp: rescale the running sum whenever the running maximum grows.
+            `let ${acc}_next = max(${acc}_max, ${value});`,
+            `${acc}_sum = ${acc}_sum * exp(${acc}_max - ${acc}_next) + exp(${value} - ${acc}_next);`,
+            `${acc}_max = ${acc}_next;`,
+          ],
+  result: (acc, fn) => (fn === "logsumexp" ? `${acc}_max + log(${acc}_sum)` : acc),
+}
+
+/** Numerically careful helpers WGSL lacks; mirrored exactly by `scalar-eval.ts` on the CPU. */
+const prelude = /* wgsl */ `
+var<private> sdf_inf_bits: u32 = 0x7f800000u;
+var<private> sdf_nan_bits: u32 = 0x7fc00000u;
+// log(1+x) without cancellation (Goldberg): exact where 1+x rounds to 1.
+fn sdf_log1p(x: f32) -> f32 { let u = 1.0 + x; return select(log(u) * (x / (u - 1.0)), x, u == 1.0); }
+fn sdf_expm1(x: f32) -> f32 {
+  let u = exp(x);
+  if (u == 1.0) { return x; }
+  if (abs(x) > 0.5) { return u - 1.0; }
+  return (u - 1.0) * (x / log(u));
+}
+// tanh via exp(-2|x|): never overflows, unlike (e^2x - 1)/(e^2x + 1).
+fn sdf_tanh(x: f32) -> f32 { let e = exp(-2.0 * abs(x)); return sign(x) * (1.0 - e) / (1.0 + e); }
+fn sdf_sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+fn sdf_softplus(x: f32) -> f32 { return max(x, 0.0) + sdf_log1p(exp(-abs(x))); }
+// Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7.
+fn sdf_erf(x: f32) -> f32 {
+  let a = abs(x);
+  let t = 1.0 / (1.0 + 0.3275911 * a);
+  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign(x) * (1.0 - poly * exp(-a * a));
+}
+// x^y; WGSL's pow is undefined for x < 0, ours follows the integer-exponent convention.
+fn sdf_pow(x: f32, y: f32) -> f32 {
+  if (x > 0.0) { return pow(x, y); }
+  if (x == 0.0) { return select(select(bitcast<f32>(sdf_inf_bits), 1.0, y == 0.0), 0.0, y > 0.0); }
+  if (y != floor(y)) { return bitcast<f32>(sdf_nan_bits); }
+  let m = pow(-x, y);
+  return select(-m, m, (abs(y) % 2.0) == 0.0);
+}
+`
+
+const randomPrelude = /* wgsl */ `
+fn sdf_random_uniform(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.uniform}; }
+fn sdf_random_normal(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.normal}; }
+fn sdf_random_rademacher(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.rademacher}; }
+`
+
+const usesRandom = (s: Scalar, seen = new Set<number>()): boolean => {
+  if (seen.has(s.id)) return false
+  seen.add(s.id)
+  return s.op.k === "random" || s.args.some((a) => usesRandom(a, seen))
+}
+
+/** The WGSL source of `kernel`: bindings in-0…in-(r−1), the output, then the uniforms. */
+export const renderWgsl = (program: Program, kernel: Kernel): string => {
+  const { lines, result } = renderBody(kernel.value, syntax)
+  const [groupsX] = gridFor(kernel.threads)
+  const uniformVecs = Math.max(1, Math.ceil(program.uniforms.length / 4))
+  const out = kernel.outputType === "bool" ? `select(0u, 1u, ${result})` : result
+  const bindings = kernel.reads.map(
+    (slot, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(program.slots[slot]!.dtype)}>;`,
+  )
+  return [
+    `// sdeflow ${kernel.name}: fused [${kernel.ops.join(", ")}], ${kernel.threads} threads`,
+    ...bindings,
+    `@group(0) @binding(${kernel.reads.length}) var<storage, read_write> out: array<${storageType(kernel.outputType)}>;`,
+    `@group(0) @binding(${kernel.reads.length + 1}) var<uniform> u: array<vec4<u32>, ${uniformVecs}>;`,
+    prelude,
+    ...(usesRandom(kernel.value) ? [philoxWgsl, randomPrelude] : []),
+    `@compute @workgroup_size(${WORKGROUP})`,
+    `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
+    `  let gid = i32(id.x + id.y * ${groupsX * WORKGROUP}u);`,
+    `  if (gid >= ${kernel.threads}) { return; }`,
+    ...lines,
+    `  out[gid] = ${out};`,
+    `}`,
+    ``,
+  ].join("\n")
+}

@@ -1,0 +1,81 @@
+/** What every backend's compiled program offers, and the input checks they share. */
+import type { DType } from "../ir/node.ts"
+import { programError, shapeError } from "../ir/errors.ts"
+import { sizeOf } from "../ir/shape.ts"
+import type { Program } from "../compile/program.ts"
+
+export type HostArray = Float32Array | Float64Array | Int32Array | Uint32Array | readonly number[]
+
+/** A value living on the executing device, readable and passable to another executable without a host copy. */
+export interface DeviceValue {
+  readonly shape: readonly number[]
+  readonly dtype: DType
+  /** WebGPU backend: the buffer (valid until the producing executable runs again). */
+  readonly buffer?: GPUBuffer
+  /** CPU backend: the array (same validity). */
+  readonly array?: ArrayLike<number>
+}
+
+export type InputValue = HostArray | number | DeviceValue
+
+export interface RunOptions {
+  /** Key of every random node (default 0). */
+  readonly seed?: number
+  /** Counter that makes each step's noise independent (default 0). */
+  readonly step?: number
+}
+
+export interface Executable {
+  readonly backend: "webgpu" | "cpu"
+  readonly program: Program
+  /** Enqueues one run with new inputs; the GPU backend returns before the device finishes. */
+  run(inputs: Readonly<Record<string, InputValue>>, options?: RunOptions): void
+  /** Copies an output back to the host (waits for pending runs). */
+  read(name: string): Promise<Float32Array | Float64Array | Int32Array | Uint32Array>
+  /** An output as a device value, to feed another executable without a round trip. */
+  output(name: string): DeviceValue
+  /** Fills every non-input buffer with NaN bits, so any element a kernel fails to write shows. */
+  poison(): void
+  /** Rejects with the first validation error of any run so far (WebGPU), resolves otherwise. */
+  check(): Promise<void>
+  destroy(): void
+}
+
+export const isDeviceValue = (v: InputValue): v is DeviceValue => typeof v === "object" && "shape" in v && "dtype" in v && !Array.isArray(v)
+
+/** Checks names, sizes and kinds of `inputs` against the program; errors name the input and both shapes. */
+export const checkInputs = (program: Program, inputs: Readonly<Record<string, InputValue>>): void => {
+  const known = new Set(program.inputs.map((i) => i.name))
+  for (const name of Object.keys(inputs))
+    if (!known.has(name)) throw programError("run", `unknown input "${name}" (the program takes ${[...known].map((k) => `"${k}"`).join(", ") || "no inputs"})`)
+  for (const input of program.inputs) {
+    const value = inputs[input.name]
+    if (value === undefined) throw programError("run", `missing input "${input.name}" of shape [${input.shape.join(", ")}]`)
+    if (input.place.kind === "uniform") {
+      if (typeof value !== "number") throw programError("run", `input "${input.name}" is a scalar: pass a number`)
+      continue
+    }
+    if (typeof value === "number") throw shapeError(`run input "${input.name}"`, [input.shape, []], "expected a tensor, got a number")
+    if (isDeviceValue(value)) {
+      if (sizeOf(value.shape) !== sizeOf(input.shape)) throw shapeError(`run input "${input.name}"`, [input.shape, value.shape], "device value has the wrong size")
+    } else if (value.length !== sizeOf(input.shape))
+      throw shapeError(`run input "${input.name}"`, [input.shape, [value.length]], `expected ${sizeOf(input.shape)} elements, got ${value.length}`)
+  }
+}
+
+/** Packs seed, step and scalar inputs into the uniform words (f32 as bits). */
+export const packUniforms = (program: Program, inputs: Readonly<Record<string, InputValue>>, options: RunOptions): Uint32Array => {
+  const words = new Uint32Array(Math.max(4, Math.ceil(program.uniforms.length / 4) * 4))
+  const floats = new Float32Array(words.buffer)
+  const ints = new Int32Array(words.buffer)
+  words[0] = (options.seed ?? 0) >>> 0
+  words[1] = (options.step ?? 0) >>> 0
+  program.uniforms.forEach((u, slot) => {
+    if (slot < 2) return
+    const v = inputs[u.name] as number
+    if (u.dtype === "f32") floats[slot] = v
+    else if (u.dtype === "i32") ints[slot] = v
+    else words[slot] = u.dtype === "bool" ? Number(Boolean(v)) : v >>> 0
+  })
+  return words
+}

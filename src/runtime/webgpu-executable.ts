@@ -1,0 +1,116 @@
+/**
+ * The WebGPU backend: pipelines and bind groups are built once; each run writes inputs and uniforms,
+ * records every kernel into one compute pass and submits — no per-run allocation or compilation.
+ * Every run is validated under an error scope; `check`/`read` surface the first error as a value.
+ */
+import type { Program } from "../compile/program.ts"
+import { gridFor, renderWgsl } from "../compile/wgsl.ts"
+import { programError } from "../ir/errors.ts"
+import { readback } from "./buffers.ts"
+import { Usage } from "./flags.ts"
+import type { GpuHandle } from "./gpu.ts"
+import type { BindingKind } from "./pipelines.ts"
+import { checkInputs, isDeviceValue, packUniforms, type DeviceValue, type Executable, type InputValue, type RunOptions } from "./executable.ts"
+import { Validation } from "./errors.ts"
+
+const SLOT_USAGE = Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST
+
+const typedFor = (dtype: string, bytes: ArrayBuffer) =>
+  dtype === "f32" ? new Float32Array(bytes) : dtype === "i32" ? new Int32Array(bytes) : new Uint32Array(bytes)
+
+/** Converts a host array to the 4-byte storage of `dtype`. */
+const toStorage = (dtype: string, data: ArrayLike<number>): ArrayBufferView =>
+  dtype === "f32" ? (data instanceof Float32Array ? data : Float32Array.from(data)) : dtype === "i32" ? Int32Array.from(data) : Uint32Array.from(data)
+
+/** Prints every kernel's WGSL when SDEFLOW_DEBUG includes "kernels". */
+const debugKernels = (): boolean => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SDEFLOW_DEBUG?.includes("kernels") ?? false
+
+export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promise<Executable> => {
+  const { device } = gpu
+  const buffers = program.slots.map((s, i) => gpu.pool.acquire(s.bytes, SLOT_USAGE, `slot${i}`))
+  const uniformWords = Math.max(4, Math.ceil(program.uniforms.length / 4) * 4)
+  const uniformBuffer = gpu.pool.acquire(uniformWords * 4, Usage.UNIFORM | Usage.COPY_DST, "uniforms")
+  const inputSlots = new Set(program.inputs.flatMap((i) => (i.place.kind === "buffer" ? [i.place.slot] : [])))
+
+  const steps = await Promise.all(
+    program.kernels.map(async (kernel) => {
+      const wgsl = renderWgsl(program, kernel)
+      if (debugKernels()) console.error(wgsl)
+      const kinds: BindingKind[] = [...kernel.reads.map((): BindingKind => "read"), "read_write", "uniform"]
+      const { pipeline, layout } = await gpu.pipelines.get(wgsl, kinds, kernel.name)
+      const resources = [...kernel.reads.map((s) => buffers[s]!), buffers[kernel.write]!, uniformBuffer]
+      const bindGroup = device.createBindGroup({
+        layout,
+        label: kernel.name,
+        entries: resources.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      })
+      return { pipeline, bindGroup, grid: gridFor(kernel.threads) }
+    }),
+  )
+
+  let firstError: Validation | undefined
+  let destroyed = false
+  const outputOf = (name: string) => {
+    const out = program.outputs.find((o) => o.name === name)
+    if (!out) throw programError("read", `no output named "${name}" (outputs: ${program.outputs.map((o) => o.name).join(", ")})`)
+    return out
+  }
+  const check = async () => {
+    if (firstError) throw firstError
+  }
+
+  return {
+    backend: "webgpu",
+    program,
+    run(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}) {
+      if (destroyed) throw programError("run", "the executable was destroyed")
+      checkInputs(program, inputs)
+      device.pushErrorScope("validation")
+      const encoder = device.createCommandEncoder()
+      for (const input of program.inputs) {
+        if (input.place.kind !== "buffer") continue
+        const value = inputs[input.name] as Exclude<InputValue, number>
+        const target = buffers[input.place.slot]!
+        if (isDeviceValue(value)) {
+          if (value.buffer !== target) encoder.copyBufferToBuffer(value.buffer!, 0, target, 0, program.slots[input.place.slot]!.bytes)
+        } else {
+          const data = toStorage(input.dtype, value as ArrayLike<number>)
+          device.queue.writeBuffer(target, 0, data.buffer, data.byteOffset, data.byteLength)
+        }
+      }
+      device.queue.writeBuffer(uniformBuffer, 0, packUniforms(program, inputs, options))
+      const pass = encoder.beginComputePass()
+      for (const step of steps) {
+        pass.setPipeline(step.pipeline)
+        pass.setBindGroup(0, step.bindGroup)
+        pass.dispatchWorkgroups(step.grid[0], step.grid[1])
+      }
+      pass.end()
+      device.queue.submit([encoder.finish()])
+      device.popErrorScope().then((e) => {
+        if (e && !firstError) firstError = new Validation({ operation: "run", message: `run: ${e.message}` })
+      })
+    },
+    async read(name: string) {
+      const out = outputOf(name)
+      const bytes = await readback(device, buffers[out.slot]!, program.slots[out.slot]!.bytes)
+      await check()
+      return typedFor(out.dtype, bytes)
+    },
+    output(name: string): DeviceValue {
+      const out = outputOf(name)
+      return { shape: out.shape, dtype: out.dtype, buffer: buffers[out.slot]! }
+    },
+    poison() {
+      buffers.forEach((b, i) => {
+        if (!inputSlots.has(i)) device.queue.writeBuffer(b, 0, new Uint32Array(program.slots[i]!.bytes / 4).fill(0x7fc00001))
+      })
+    },
+    check,
+    destroy() {
+      if (destroyed) return
+      destroyed = true
+      for (const b of [...buffers, uniformBuffer]) gpu.pool.release(b)
+    },
+  }
+}

@@ -1,0 +1,395 @@
+import { describe, expect, test } from "bun:test"
+import fc from "fast-check"
+import {
+  normalFromBits,
+  normalTolerance,
+  philox4x32,
+  philoxWgsl,
+  rademacherFromBits,
+  randomBits,
+  uniformFromBits,
+} from "../../src/compile/philox.ts"
+import { withGpu } from "../../src/platform/bun.ts"
+import type { GpuHandle } from "../../src/runtime/gpu.ts"
+import { readback, upload } from "../../src/runtime/buffers.ts"
+import { Usage } from "../../src/runtime/flags.ts"
+import { scoped } from "../../src/runtime/scopes.ts"
+
+const u32 = fc.nat({ max: 0xffffffff })
+
+// ---------------------------------------------------------------------------------------------------
+// Known answers
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Philox4x32-10 vectors as `counter[4] key[2] → output[4]`. The first three are the "philox4x32 10"
+ * lines of Random123's examples/kat_vectors; the rest come from the longer generated table in
+ * girving/random123-manual (examples/kat_vectors), which varies one counter/key word at a time.
+ */
+type Words = [number, number, number, number, number, number, number, number, number, number]
+interface KnownAnswer {
+  readonly counter: [number, number, number, number]
+  readonly key: [number, number]
+  readonly output: number[]
+  readonly label: string
+}
+
+const knownAnswers = `
+00000000 00000000 00000000 00000000  00000000 00000000  6627e8d5 e169c58d bc57ac4c 9b00dbd8
+ffffffff ffffffff ffffffff ffffffff  ffffffff ffffffff  408f276d 41c83b0e a20bc7c6 6d5451fd
+243f6a88 85a308d3 13198a2e 03707344  a4093822 299f31d0  d16cfe09 94fdcceb 5001e420 24126ea1
+00000001 00000000 00000000 00000000  00000001 00000000  ac08141b dfc5ccbe 79c07a47 a7f66093
+00000000 00000000 00000000 80000000  00000000 00000001  0436a39b 31be9efa 6abd0c76 e7a68f83
+00000000 00000000 ffffffff 00000000  00000000 ffffffff  07678411 9e524307 ba634e67 94ee8cb7
+452821e6 38d01377 be5466cf 34e90c6c  00000000 80000000  94ca5566 14924b2f 28214292 59faeaee
+`
+  .trim()
+  .split("\n")
+  .map((line) => {
+    const [c0, c1, c2, c3, k0, k1, ...output] = line.trim().split(/\s+/).map((word) => parseInt(word, 16)) as Words
+    const hex = (words: number[]) => words.map((w) => w.toString(16).padStart(8, "0")).join(" ")
+    return { counter: [c0, c1, c2, c3], key: [k0, k1], output, label: `ctr ${hex([c0, c1, c2, c3])} key ${hex([k0, k1])}` } as KnownAnswer
+  })
+
+/** Philox4x32-10 written again with BigInt products: slow, but with no 16-bit-halves trick to get wrong. */
+const philoxReference = (key: readonly number[], counter: readonly number[]): number[] => {
+  const mask = 0xffffffffn
+  let [k0, k1] = key.map(BigInt) as [bigint, bigint]
+  let [x0, x1, x2, x3] = counter.map(BigInt) as [bigint, bigint, bigint, bigint]
+  for (let round = 0; round < 10; round++) {
+    const p0 = 0xd2511f53n * x0
+    const p1 = 0xcd9e8d57n * x2
+    ;[x0, x1, x2, x3] = [(p1 >> 32n) ^ x1 ^ k0, p1 & mask, (p0 >> 32n) ^ x3 ^ k1, p0 & mask]
+    k0 = (k0 + 0x9e3779b9n) & mask
+    k1 = (k1 + 0xbb67ae85n) & mask
+  }
+  return [x0, x1, x2, x3].map(Number)
+}
+
+describe("Philox4x32-10 bits", () => {
+  test.each(knownAnswers)("matches the published known answer for $label", ({ counter, key, output }) => {
+    expect(philox4x32(...key, ...counter)).toEqual(output as never)
+  })
+
+  test("the BigInt reference itself reproduces the published vectors", () => {
+    for (const { counter, key, output } of knownAnswers) expect(philoxReference(key, counter)).toEqual(output)
+  })
+
+  test("agrees with a BigInt reference on random keys and counters", () => {
+    fc.assert(
+      fc.property(fc.tuple(u32, u32), fc.tuple(u32, u32, u32, u32), ([k0, k1], [c0, c1, c2, c3]) => {
+        expect(philox4x32(k0, k1, c0, c1, c2, c3)).toEqual(philoxReference([k0, k1], [c0, c1, c2, c3]) as never)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  test("randomBits keys by (seed, salt) and counts by (index, step, 0, 0)", () => {
+    expect(randomBits(0xa4093822, 0x299f31d0, 0x85a308d3, 0x243f6a88)).toEqual(
+      philox4x32(0xa4093822, 0x299f31d0, 0x243f6a88, 0x85a308d3, 0, 0),
+    )
+  })
+
+  test("outputs are u32 numbers, and negative int32 inputs mean the same bits as their u32 value", () => {
+    const fromSigned = philox4x32(-1, -2, -3, -4, -5, -6)
+    expect(fromSigned).toEqual(philox4x32(0xffffffff, 0xfffffffe, 0xfffffffd, 0xfffffffc, 0xfffffffb, 0xfffffffa))
+    for (const word of fromSigned) expect(word >>> 0).toBe(word)
+  })
+
+  test("the same inputs give identical bits; changing any one input changes every word", () => {
+    fc.assert(
+      fc.property(fc.tuple(u32, u32, u32, u32), fc.nat({ max: 3 }), fc.integer({ min: 1, max: 0xffffffff }), (inputs, which, delta) => {
+        const [seed, salt, step, index] = inputs
+        const bits = randomBits(seed, salt, step, index)
+        expect(randomBits(seed, salt, step, index)).toEqual(bits)
+        const changed = [...inputs]
+        changed[which] = (changed[which]! + delta) >>> 0
+        const other = randomBits(...(changed as [number, number, number, number]))
+        // A 1-in-2^32 coincidence per word is possible in principle; four at once is not.
+        expect(other.filter((word, i) => word === bits[i]).length).toBeLessThan(2)
+      }),
+      { numRuns: 500 },
+    )
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------
+// Mappings from words to variates
+// ---------------------------------------------------------------------------------------------------
+
+const edgeWords = [0, 1, 0x1ff, 0x200, 0x3ff, 0x7fffffff, 0x80000000, 0x80000200, 0xfffffdff, 0xfffffe00, 0xffffffff]
+
+describe("uniform, normal and Rademacher mappings", () => {
+  test("uniforms lie strictly inside (0, 1) and are float32 values, even at the extreme words", () => {
+    for (const bits of [...edgeWords, ...fc.sample(u32, 2000)]) {
+      const u = uniformFromBits(bits)
+      expect(u).toBeGreaterThan(0)
+      expect(u).toBeLessThan(1)
+      expect(Math.fround(u)).toBe(u)
+    }
+    expect(uniformFromBits(0)).toBe(2 ** -24)
+    expect(uniformFromBits(0xffffffff)).toBe(1 - 2 ** -24)
+  })
+
+  test("uniforms are monotone in the word and use its top 23 bits", () => {
+    expect(uniformFromBits(0x1ff)).toBe(uniformFromBits(0))
+    expect(uniformFromBits(0x200)).toBe(uniformFromBits(0) + 2 ** -23)
+    fc.assert(fc.property(u32, u32, (a, b) => (a >>> 9 <= b >>> 9) === (uniformFromBits(a) <= uniformFromBits(b))))
+  })
+
+  test("normals are finite float32 values bounded by the Box–Muller radius at u = 2^-24", () => {
+    const maxRadius = Math.sqrt(-2 * Math.log(2 ** -24))
+    for (const b0 of edgeWords)
+      for (const b1 of edgeWords) {
+        const z = normalFromBits(b0, b1)
+        expect(Number.isFinite(z)).toBe(true)
+        expect(Math.fround(z)).toBe(z)
+        expect(Math.abs(z)).toBeLessThanOrEqual(maxRadius + 1e-6)
+      }
+  })
+
+  test("Rademacher is +1 for a clear top bit and −1 for a set one", () => {
+    expect(rademacherFromBits(0)).toBe(1)
+    expect(rademacherFromBits(0x7fffffff)).toBe(1)
+    expect(rademacherFromBits(0x80000000)).toBe(-1)
+    expect(rademacherFromBits(0xffffffff)).toBe(-1)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------
+// Statistics of the CPU stream
+// ---------------------------------------------------------------------------------------------------
+
+/** `count` uniforms from consecutive indices, all four words of each block, in order. */
+const uniformStream = (seed: number, salt: number, step: number, count: number): Float64Array => {
+  const out = new Float64Array(count)
+  for (let i = 0; i < count; i += 4) {
+    const bits = randomBits(seed, salt, step, i / 4)
+    for (let w = 0; w < 4 && i + w < count; w++) out[i + w] = uniformFromBits(bits[w]!)
+  }
+  return out
+}
+
+const mean = (xs: ArrayLike<number>): number => {
+  let sum = 0
+  for (let i = 0; i < xs.length; i++) sum += xs[i]!
+  return sum / xs.length
+}
+
+/** Pearson correlation of x[i] with y[i]. */
+const correlation = (x: ArrayLike<number>, y: ArrayLike<number>): number => {
+  const mx = mean(x)
+  const my = mean(y)
+  let sxy = 0
+  let sxx = 0
+  let syy = 0
+  for (let i = 0; i < x.length; i++) {
+    const dx = x[i]! - mx
+    const dy = y[i]! - my
+    sxy += dx * dy
+    sxx += dx * dx
+    syy += dy * dy
+  }
+  return sxy / Math.sqrt(sxx * syy)
+}
+
+const million = 1_000_000
+
+describe("statistics of the CPU stream", () => {
+  const uniforms = uniformStream(20_211_101, 7, 3, million)
+
+  test("uniforms pass a 100-bin chi-square test at 1M samples (99.9% bound)", () => {
+    const bins = new Float64Array(100)
+    for (const u of uniforms) bins[Math.floor(u * 100)]! += 1
+    const expected = million / 100
+    let chiSquare = 0
+    for (const observed of bins) chiSquare += (observed - expected) ** 2 / expected
+    // scipy.stats.chi2.ppf(0.999, df=99)
+    expect(chiSquare).toBeLessThan(148.23)
+  })
+
+  test("lag-1 serial correlation is below 4/√n", () => {
+    const r = correlation(uniforms.subarray(0, million - 1), uniforms.subarray(1))
+    expect(Math.abs(r)).toBeLessThan(4 / Math.sqrt(million - 1))
+  })
+
+  test("normals have mean 0, variance 1 and kurtosis 3 within 5 standard errors at 1M samples", () => {
+    const normals = new Float64Array(million)
+    for (let i = 0; i < million; i += 2) {
+      const bits = randomBits(99, 1, 0, i / 2)
+      normals[i] = normalFromBits(bits[0], bits[1])
+      normals[i + 1] = normalFromBits(bits[2], bits[3])
+    }
+    let m1 = 0
+    let m2 = 0
+    let m4 = 0
+    for (const z of normals) {
+      m1 += z
+      m2 += z * z
+      m4 += z ** 4
+    }
+    m1 /= million
+    m2 /= million
+    m4 /= million
+    // Standard errors of the sample moments of N(0, 1): √(1/n), √(2/n), √((E z⁸ − 9)/n) = √(96/n).
+    expect(Math.abs(m1)).toBeLessThan(5 / Math.sqrt(million))
+    expect(Math.abs(m2 - m1 * m1 - 1)).toBeLessThan(5 * Math.sqrt(2 / million))
+    expect(Math.abs(m4 - 3)).toBeLessThan(5 * Math.sqrt(96 / million))
+  })
+
+  test("Rademacher signs are balanced within 5 standard errors", () => {
+    let sum = 0
+    for (let i = 0; i < million / 4; i++) for (const word of randomBits(5, 2, 1, i)) sum += rademacherFromBits(word)
+    expect(Math.abs(sum / million)).toBeLessThan(5 / Math.sqrt(million))
+  })
+
+  const n = 200_000
+  type Stream = readonly [seed: number, salt: number, step: number]
+  const streamPairs: [string, Stream, Stream][] = [
+    ["adjacent steps", [1, 0, 10], [1, 0, 11]],
+    ["adjacent salts", [1, 0, 10], [1, 1, 10]],
+    ["adjacent seeds", [1, 0, 10], [2, 0, 10]],
+  ]
+  test.each(streamPairs)("streams of %s are uncorrelated (|r| < 4/√n)", (_, [seedA, saltA, stepA], [seedB, saltB, stepB]) => {
+    const r = correlation(uniformStream(seedA, saltA, stepA, n), uniformStream(seedB, saltB, stepB, n))
+    expect(Math.abs(r)).toBeLessThan(4 / Math.sqrt(n))
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------
+// GPU (WGSL) against CPU (TypeScript)
+// ---------------------------------------------------------------------------------------------------
+
+/** Per index: the block's 4 words, their 4 uniforms and 4 signs, and the 2 normals of words (0,1), (2,3). */
+const streamKernel = `${philoxWgsl}
+struct Params { seed: u32, salt: u32, step: u32, count: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> indices: array<u32>;
+@group(0) @binding(2) var<storage, read_write> bits_out: array<vec4u>;
+@group(0) @binding(3) var<storage, read_write> uniforms_out: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> signs_out: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> normals_out: array<vec2f>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x;
+  if (i >= params.count) { return; }
+  let bits = random_bits(params.seed, params.salt, params.step, indices[i]);
+  bits_out[i] = bits;
+  uniforms_out[i] = vec4f(rng_uniform(bits.x), rng_uniform(bits.y), rng_uniform(bits.z), rng_uniform(bits.w));
+  signs_out[i] = vec4f(rng_rademacher(bits.x), rng_rademacher(bits.y), rng_rademacher(bits.z), rng_rademacher(bits.w));
+  normals_out[i] = vec2f(rng_normal(bits.x, bits.y), rng_normal(bits.z, bits.w));
+}
+`
+
+/** The mapping functions alone, on word pairs chosen by the test (to reach the extreme words). */
+const mappingKernel = `${philoxWgsl}
+@group(0) @binding(0) var<storage, read> words: array<vec2u>;
+@group(0) @binding(1) var<storage, read_write> mapped: array<vec4f>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x;
+  if (i >= arrayLength(&words)) { return; }
+  let pair = words[i];
+  mapped[i] = vec4f(rng_uniform(pair.x), rng_uniform(pair.y), rng_rademacher(pair.x), rng_normal(pair.x, pair.y));
+}
+`
+
+const POISON = 0xdeadbeef
+
+/** A storage buffer of `words` u32s, every one set to POISON so elements the kernel skipped show. */
+const poisoned = (gpu: GpuHandle, words: number) => upload(gpu.device, new Uint32Array(words).fill(POISON))
+
+/** Runs `wgsl` once over `count` invocations with `buffers` bound in order; errors fail the test. */
+const dispatch = async (gpu: GpuHandle, wgsl: string, kinds: Parameters<GpuHandle["pipelines"]["get"]>[1], buffers: GPUBuffer[], count: number) => {
+  const { pipeline, layout } = await gpu.pipelines.get(wgsl, kinds, "philox test")
+  await scoped(gpu.device, "philox test dispatch", () => {
+    const bindGroup = gpu.device.createBindGroup({
+      layout,
+      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    })
+    const encoder = gpu.device.createCommandEncoder()
+    const pass = encoder.beginComputePass()
+    pass.setPipeline(pipeline)
+    pass.setBindGroup(0, bindGroup)
+    pass.dispatchWorkgroups(Math.ceil(count / 64))
+    pass.end()
+    gpu.device.queue.submit([encoder.finish()])
+  })
+}
+
+const readWords = async (gpu: GpuHandle, buffer: GPUBuffer) => new Uint32Array(await readback(gpu.device, buffer))
+
+/** The u32 pattern of a float32, so float results compare bit for bit (and -0 ≠ +0). */
+const f32Bits = (x: number): number => new Uint32Array(new Float32Array([x]).buffer)[0]!
+
+describe("WGSL agrees with the TypeScript oracle", () => {
+  test("bits, uniforms and Rademacher signs bit for bit, normals within normalTolerance", async () => {
+    await withGpu(async (gpu) => {
+      const scenario = fc.record({
+        seed: u32,
+        salt: u32,
+        step: u32,
+        // Random indices, including the ends of the u32 range, followed by a consecutive run.
+        indices: fc.array(fc.oneof(u32, fc.constantFrom(0, 1, 0x7fffffff, 0xffffffff)), { minLength: 1, maxLength: 2000 }),
+        runStart: u32,
+      })
+      await fc.assert(
+        fc.asyncProperty(scenario, async ({ seed, salt, step, indices, runStart }) => {
+          const all = [...indices, ...Array.from({ length: 1000 }, (_, i) => (runStart + i) >>> 0)]
+          const count = all.length
+          const params = upload(gpu.device, new Uint32Array([seed, salt, step, count]), Usage.UNIFORM)
+          const indexBuffer = upload(gpu.device, new Uint32Array(all))
+          const outputs = [poisoned(gpu, 4 * count), poisoned(gpu, 4 * count), poisoned(gpu, 4 * count), poisoned(gpu, 2 * count)]
+          try {
+            await dispatch(gpu, streamKernel, ["uniform", "read", "read_write", "read_write", "read_write", "read_write"], [params, indexBuffer, ...outputs], count)
+            const [bits, uniforms, signs, normals] = await Promise.all(outputs.map((b) => readWords(gpu, b)))
+            const normalValues = new Float32Array(normals!.buffer)
+            for (let i = 0; i < count; i++) {
+              const expected = randomBits(seed, salt, step, all[i]!)
+              expected.forEach((word, w) => {
+                const j = 4 * i + w
+                // Plain throws, not expect(): this loop makes ~50k comparisons per run.
+                if (bits![j] !== word) throw new Error(`bits differ at index ${all[i]} word ${w}: gpu ${bits![j]?.toString(16)} cpu ${word.toString(16)}`)
+                if (uniforms![j] !== f32Bits(uniformFromBits(word))) throw new Error(`uniform differs at index ${all[i]} word ${w}`)
+                if (signs![j] !== f32Bits(rademacherFromBits(word))) throw new Error(`sign differs at index ${all[i]} word ${w}`)
+              })
+              const cpuNormals = [normalFromBits(expected[0], expected[1]), normalFromBits(expected[2], expected[3])]
+              for (let k = 0; k < 2; k++) {
+                const error = Math.abs(normalValues[2 * i + k]! - cpuNormals[k]!)
+                // Written as !(≤) so a NaN fails too; a poison word reads as -6.3e18, far outside the bound.
+                if (!(error <= normalTolerance)) throw new Error(`normal differs by ${error} at index ${all[i]}`)
+              }
+            }
+          } finally {
+            for (const b of [params, indexBuffer, ...outputs]) b.destroy()
+          }
+        }),
+        { numRuns: 6 },
+      )
+    })
+  })
+
+  test("the mappings agree at the extreme words as well", async () => {
+    await withGpu(async (gpu) => {
+      const pairs = edgeWords.flatMap((a) => edgeWords.map((b) => [a, b] as const))
+      const count = pairs.length
+      const words = upload(gpu.device, new Uint32Array(pairs.flat()))
+      const mapped = poisoned(gpu, 4 * count)
+      await dispatch(gpu, mappingKernel, ["read", "read_write"], [words, mapped], count)
+      const result = await readWords(gpu, mapped)
+      const asFloat = new Float32Array(result.buffer)
+      pairs.forEach(([a, b], i) => {
+        expect([result[4 * i], result[4 * i + 1], result[4 * i + 2]]).toEqual([
+          f32Bits(uniformFromBits(a)),
+          f32Bits(uniformFromBits(b)),
+          f32Bits(rademacherFromBits(a)),
+        ])
+        expect(Math.abs(asFloat[4 * i + 3]! - normalFromBits(a, b))).toBeLessThanOrEqual(normalTolerance)
+      })
+      words.destroy()
+      mapped.destroy()
+    })
+  })
+})
