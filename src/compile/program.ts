@@ -6,7 +6,7 @@ import { opName, topoSort, type DType, type Node } from "../ir/node.ts"
 import { programError } from "../ir/errors.ts"
 import { sizeOf, type Shape } from "../ir/shape.ts"
 import { lowerKernel, type Source } from "./lower.ts"
-import { ScalarBuilder, type Scalar } from "./scalar.ts"
+import { ScalarBuilder, scalarOrder, type Scalar } from "./scalar.ts"
 import { isSource, schedule } from "./schedule.ts"
 import { simplify } from "./simplify.ts"
 import { planMemory } from "./memory.ts"
@@ -132,17 +132,18 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
   }
 }
 
-/** Arithmetic operations per thread, loops multiplied by their trip count. */
+/**
+ * Floating-point operations per thread: each distinct scalar node once (as the renderers emit it),
+ * multiplied by the trip counts of the loops it sits in.
+ */
 const flopsPerThread = (value: Scalar): number => {
-  const memo = new Map<number, number>()
-  const count = (s: Scalar): number => {
-    const hit = memo.get(s.id)
-    if (hit !== undefined) return hit
-    let own = s.op.k === "unary" || (s.op.k === "binary" && s.type === "f32") ? 1 : 0
-    for (const a of s.args) own += count(a)
-    if (s.op.k === "reduce") own = s.op.extent * (count(s.args[0]!) + 1)
-    memo.set(s.id, own)
-    return own
+  const extents = new Map<number, number>()
+  const order = scalarOrder([value])
+  for (const s of order) if (s.op.k === "reduce") extents.set(s.op.loop, s.op.extent)
+  let total = 0
+  for (const s of order) {
+    const arithmetic = (s.op.k === "unary" || s.op.k === "binary" || s.op.k === "reduce") && s.type === "f32"
+    if (arithmetic) total += [...s.loops].reduce((n, loop) => n * (extents.get(loop) ?? 1), s.op.k === "reduce" ? s.op.extent : 1)
   }
-  return count(value)
+  return total
 }
