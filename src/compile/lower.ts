@@ -71,6 +71,10 @@ export const lowerKernel = (b: ScalarBuilder, root: Node, sourceOf: (node: Node)
         throw new Error(`input ${op.name} has no binding`)
       case "const":
         return b.const(op.value, node.dtype)
+      case "data":
+        throw new Error("constant data is always bound as a buffer")
+      case "gather":
+        return emit(x!, [emit(y!, idx)])
       case "unary":
         return b.unary(op.fn, emit(x!, idx), node.dtype)
       case "binary":

@@ -50,6 +50,8 @@ export interface Program {
   readonly inputs: readonly ProgramInput[]
   readonly outputs: readonly ProgramOutput[]
   readonly slots: readonly Slot[]
+  /** Buffers filled once when an executable is built (lookup tables baked into the program). */
+  readonly constants: readonly { readonly slot: number; readonly values: Float32Array }[]
   /** Uniform slots: 0 = seed (u32), 1 = step (u32), then the scalar inputs. */
   readonly uniforms: readonly { readonly name: string; readonly dtype: DType }[]
   readonly kernels: readonly Kernel[]
@@ -67,7 +69,8 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
   const names = Object.keys(outputs)
   const roots = simplify(names.map((n) => outputs[n]!))
   const order = topoSort(roots)
-  const inputNodes = order.filter(isSource)
+  const inputNodes = order.filter((n) => n.op.kind === "input")
+  const dataNodes = order.filter((n) => n.op.kind === "data")
   const seenNames = new Map<string, Node>()
   for (const n of inputNodes) {
     const name = (n.op as { name: string }).name
@@ -77,7 +80,7 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
   }
   const materialised = schedule(order, roots, { fuse: options.fuse ?? true, maxStorageBuffers: options.maxStorageBuffers ?? 10 })
   const kernelRoots = order.filter((n) => materialised.has(n.id) && !isSource(n))
-  const plan = planMemory(kernelRoots, inputNodes.filter((n) => n.shape.length > 0), roots, materialised)
+  const plan = planMemory(kernelRoots, [...inputNodes.filter((n) => n.shape.length > 0), ...dataNodes], roots, materialised)
 
   const uniforms: { name: string; dtype: DType }[] = [{ name: "seed", dtype: "u32" }, { name: "step", dtype: "u32" }]
   const uniformOf = new Map<number, number>()
@@ -127,6 +130,7 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
     })),
     outputs: names.map((name, i) => ({ name, shape: roots[i]!.shape, dtype: roots[i]!.dtype, slot: plan.outputSlot.get(i)! })),
     slots: plan.slots,
+    constants: dataNodes.map((n) => ({ slot: plan.slotOf.get(n.id)!, values: (n.op as { values: Float32Array }).values })),
     uniforms,
     kernels,
   }

@@ -22,7 +22,7 @@ export interface ScheduleOptions {
 }
 
 /** Nodes that live in memory without a kernel computing them. */
-export const isSource = (n: Node): boolean => n.op.kind === "input"
+export const isSource = (n: Node): boolean => n.op.kind === "input" || n.op.kind === "data"
 const isLoop = (n: Node): boolean => n.op.kind === "reduce" || contractionKinds.has(n.op.kind)
 const isElementwise = (n: Node): boolean => ["unary", "binary", "where", "cast"].includes(n.op.kind)
 /** `consumer` reads `n` element-for-element (same flat index), so a loop computing n can fuse into it. */

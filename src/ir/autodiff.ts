@@ -27,7 +27,10 @@ const rule = (node: Node, g: Tensor): Cotangents => {
   const out = new Tensor(node)
   const op = node.op
   switch (op.kind) {
-    case "input": case "const": case "random": case "detach":
+    case "input": case "const": case "data": case "random": case "detach":
+      return []
+    case "gather":
+      // Tables are constants of the program; their indices are integers: no gradient flows.
       return []
     case "unary": {
       const x = a!

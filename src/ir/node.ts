@@ -31,6 +31,8 @@ export interface Conv2dAttrs {
 export type Op =
   | { readonly kind: "input"; readonly name: string }
   | { readonly kind: "const"; readonly value: number }
+  | { readonly kind: "data"; readonly values: Float32Array }
+  | { readonly kind: "gather" }
   | { readonly kind: "unary"; readonly fn: UnaryOp }
   | { readonly kind: "binary"; readonly fn: BinaryOp }
   | { readonly kind: "where" }

@@ -150,6 +150,25 @@ export const full = (shape: readonly number[], value: number): Tensor => constan
 export const zeros = (shape: readonly number[]): Tensor => full(shape, 0)
 export const ones = (shape: readonly number[]): Tensor => full(shape, 1)
 
+/**
+ * A constant tensor baked into the program (uploaded once when the executable is built): lookup
+ * tables such as tabulated integrals of a time expression.
+ */
+export const tensorData = (values: ArrayLike<number>, shape: readonly number[] = [values.length]): Tensor => {
+  checkShape("tensorData", shape)
+  if (sizeOf(shape) !== values.length) throw shapeError("tensorData", [shape, [values.length]], "values do not fill the shape")
+  const data = Float32Array.from(values)
+  if (!data.every(Number.isFinite)) throw programError("tensorData", "non-finite value in constant data")
+  return new Tensor(makeNode({ kind: "data", values: data }, [], shape, "f32"))
+}
+
+/** `table[indices]` for a 1-D table: the result has the shape of `indices` (clamped into range). */
+export const gather = (table: Tensor, indices: Tensor): Tensor => {
+  if (table.rank !== 1) throw shapeError("gather", [table.shape, indices.shape], "the table must be 1-D")
+  const clamped = indices.maximum(0).minimum(table.shape[0]! - 1).cast("i32")
+  return new Tensor(makeNode({ kind: "gather" }, [table.node, clamped.node], indices.shape, table.dtype))
+}
+
 /** A program input: data or parameters (any shape) or a scalar uniform (shape []). */
 export const input = (name: string, shape: readonly number[], dtype: DType = "f32"): Tensor => {
   checkShape(`input ${name}`, shape)

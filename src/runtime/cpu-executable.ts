@@ -13,7 +13,8 @@ const allocate = (dtype: DType, length: number, precision: Precision): Storage =
 export const cpuExecutable = (program: Program, precision: Precision = "f64"): Executable => {
   const slots = program.slots.map((s) => allocate(s.dtype, s.bytes / 4, precision))
   const kernels: KernelFn[] = program.kernels.map((k) => compileJsKernel(k, precision))
-  const inputSlots = new Set(program.inputs.flatMap((i) => (i.place.kind === "buffer" ? [i.place.slot] : [])))
+  for (const c of program.constants) slots[c.slot]!.set(c.values)
+  const inputSlots = new Set([...program.inputs.flatMap((i) => (i.place.kind === "buffer" ? [i.place.slot] : [])), ...program.constants.map((c) => c.slot)])
   const outputOf = (name: string) => {
     const out = program.outputs.find((o) => o.name === name)
     if (!out) throw programError("read", `no output named "${name}" (outputs: ${program.outputs.map((o) => o.name).join(", ")})`)

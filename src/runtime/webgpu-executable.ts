@@ -30,7 +30,8 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promis
   const buffers = program.slots.map((s, i) => gpu.pool.acquire(s.bytes, SLOT_USAGE, `slot${i}`))
   const uniformWords = Math.max(4, Math.ceil(program.uniforms.length / 4) * 4)
   const uniformBuffer = gpu.pool.acquire(uniformWords * 4, Usage.UNIFORM | Usage.COPY_DST, "uniforms")
-  const inputSlots = new Set(program.inputs.flatMap((i) => (i.place.kind === "buffer" ? [i.place.slot] : [])))
+  for (const c of program.constants) device.queue.writeBuffer(buffers[c.slot]!, 0, c.values)
+  const inputSlots = new Set([...program.inputs.flatMap((i) => (i.place.kind === "buffer" ? [i.place.slot] : [])), ...program.constants.map((c) => c.slot)])
 
   const steps = await Promise.all(
     program.kernels.map(async (kernel) => {
