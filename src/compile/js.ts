@@ -47,6 +47,7 @@ const syntaxFor = (precision: Precision): Syntax => {
         case "const": return s.type === "bool" ? String(Boolean(op.value)) : `${op.value}`
         case "uniform": return uniformJs(op.slot, s.type)
         case "gid": return "gid"
+        case "external": return op.name
         case "loopVar": return `r${op.loop}`
         case "load": return s.type === "bool" ? `(in${op.binding}[${a[0]}] !== 0)` : `in${op.binding}[${a[0]}]`
         case "unary": return round(s, unaryJs[op.fn]!(a[0]!))

@@ -14,12 +14,15 @@ export interface LoweredKernel {
   readonly value: Scalar
   /** Graph nodes computed inside this kernel (for `explain`). */
   readonly fused: readonly Node[]
+  /** Matmuls computed in this kernel, with the reduce node holding each one's value. */
+  readonly matmuls: readonly { readonly node: Node; readonly value: Scalar }[]
 }
 
 /** Lowers `root` given how each materialised node (other than `root`) is read. */
 export const lowerKernel = (b: ScalarBuilder, root: Node, sourceOf: (node: Node) => Source | undefined): LoweredKernel => {
   const memo = new Map<string, Scalar>()
   const fused = new Map<number, Node>()
+  const matmuls: { node: Node; value: Scalar }[] = []
 
   // Flat indices already known for a multi-index (from delinearising), so linearising it back is free.
   const knownFlat = new Map<string, Scalar>()
@@ -128,7 +131,9 @@ export const lowerKernel = (b: ScalarBuilder, root: Node, sourceOf: (node: Node)
       case "matmul": {
         const batch = idx.slice(0, -2)
         const [m, n] = idx.slice(-2) as [Scalar, Scalar]
-        return loop("sum", [x!.shape.at(-1)!], ([k]) => b.binary("mul", emit(x!, [...batch, m, k!]), emit(y!, [...batch, k!, n]), "f32"))
+        const value = loop("sum", [x!.shape.at(-1)!], ([k]) => b.binary("mul", emit(x!, [...batch, m, k!]), emit(y!, [...batch, k!, n]), "f32"))
+        matmuls.push({ node, value })
+        return value
       }
       case "conv2d": {
         const [n, o, oy, ox] = idx as [Scalar, Scalar, Scalar, Scalar]
@@ -171,5 +176,5 @@ export const lowerKernel = (b: ScalarBuilder, root: Node, sourceOf: (node: Node)
   }
 
   const value = emit(root, delinearize(b.gid(), root.shape))
-  return { value, fused: [...fused.values()] }
+  return { value, fused: [...fused.values()], matmuls }
 }

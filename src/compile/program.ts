@@ -10,6 +10,8 @@ import { ScalarBuilder, scalarOrder, type Scalar } from "./scalar.ts"
 import { isSource, schedule } from "./schedule.ts"
 import { simplify } from "./simplify.ts"
 import { planMemory } from "./memory.ts"
+import { stridedView } from "./strided.ts"
+import type { TiledMatmul } from "./tiled-matmul.ts"
 
 export interface ProgramInput {
   readonly name: string
@@ -39,6 +41,8 @@ export interface Kernel {
   readonly bytesRead: number
   readonly bytesWritten: number
   readonly flops: number
+  /** Set when the kernel is one matmul + epilogue rendered by the register-tiled template. */
+  readonly tiled?: TiledMatmul
 }
 
 export interface Slot {
@@ -104,7 +108,8 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
       }
       return { kind: "binding", binding }
     }
-    const { value, fused } = lowerKernel(builder, root, sourceOf)
+    const { value, fused, matmuls } = lowerKernel(builder, root, sourceOf)
+    const tiled = matmuls.length === 1 ? tiledPlan(builder, value, matmuls[0]!, (n) => materialised.has(n.id) && !uniformOf.has(n.id), sourceOf) : undefined
     const ops = fused.filter((n) => !["const", "reshape", "expand", "detach"].includes(n.op.kind)).sort((a, b) => a.id - b.id).map((n) => opName(n.op))
     const threads = sizeOf(root.shape)
     return {
@@ -118,6 +123,7 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
       bytesRead: readNodes.reduce((s, n) => s + sizeOf(n.shape) * bytesPerElement, 0),
       bytesWritten: threads * bytesPerElement,
       flops: threads * flopsPerThread(value),
+      ...(tiled ? { tiled } : {}),
     }
   })
 
@@ -133,6 +139,32 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
     constants: dataNodes.map((n) => ({ slot: plan.slotOf.get(n.id)!, values: (n.op as { values: Float32Array }).values })),
     uniforms,
     kernels,
+  }
+}
+
+/** The tiled-template plan for a kernel whose one matmul is at top level with strided operands. */
+const tiledPlan = (
+  builder: ScalarBuilder,
+  value: Scalar,
+  matmul: { readonly node: Node; readonly value: Scalar },
+  isMaterialised: (n: Node) => boolean,
+  sourceOf: (n: Node) => Source | undefined,
+): TiledMatmul | undefined => {
+  if (matmul.value.loops.size > 0) return undefined
+  const [x, y] = matmul.node.inputs as [Node, Node]
+  const [a, b] = [stridedView(x, isMaterialised), stridedView(y, isMaterialised)]
+  if (!a || !b) return undefined
+  const [sa, sb] = [sourceOf(a.source), sourceOf(b.source)]
+  if (sa?.kind !== "binding" || sb?.kind !== "binding") return undefined
+  const shape = matmul.node.shape
+  return {
+    batchShape: shape.slice(0, -2),
+    m: shape.at(-2)!,
+    n: shape.at(-1)!,
+    k: x.shape.at(-1)!,
+    a: { binding: sa.binding, view: a },
+    b: { binding: sb.binding, view: b },
+    epilogue: builder.substitute(value, matmul.value, builder.external("acc", "f32")),
   }
 }
 

@@ -20,7 +20,7 @@ export interface Syntax {
 }
 
 /** Values with no computation of their own stay inline instead of getting a named temporary. */
-const inlined = (s: Scalar): boolean => s.op.k === "const" || s.op.k === "gid" || s.op.k === "loopVar"
+const inlined = (s: Scalar): boolean => s.op.k === "const" || s.op.k === "gid" || s.op.k === "loopVar" || s.op.k === "external"
 
 /** Statements computing `root` (indented by `indent`), and the name or text holding its value. */
 export const renderBody = (root: Scalar, syntax: Syntax, indent = "  "): { lines: string[]; result: string } => {

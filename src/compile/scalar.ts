@@ -14,6 +14,7 @@ export type ScalarOp =
   | { readonly k: "const"; readonly value: number }
   | { readonly k: "uniform"; readonly slot: number }
   | { readonly k: "gid" }
+  | { readonly k: "external"; readonly name: string }
   | { readonly k: "loopVar"; readonly loop: number }
   | { readonly k: "load"; readonly binding: number }
   | { readonly k: "unary"; readonly fn: UnaryOp }
@@ -63,6 +64,24 @@ export class ScalarBuilder {
   }
   uniform(slot: number, type: ScalarType): Scalar {
     return this.make({ k: "uniform", slot }, [], type)
+  }
+  /** A value supplied by surrounding template code (e.g. a tiled matmul's accumulator). */
+  external(name: string, type: ScalarType): Scalar {
+    return this.make({ k: "external", name }, [], type)
+  }
+  /** `root` with `target` replaced by `replacement` (rebuilt through this builder, so still hash-consed). */
+  substitute(root: Scalar, target: Scalar, replacement: Scalar): Scalar {
+    const memo = new Map<number, Scalar>()
+    const visit = (s: Scalar): Scalar => {
+      if (s === target) return replacement
+      const hit = memo.get(s.id)
+      if (hit) return hit
+      const args = s.args.map(visit)
+      const out = args.every((a, i) => a === s.args[i]) ? s : this.make(s.op, args, s.type)
+      memo.set(s.id, out)
+      return out
+    }
+    return visit(root)
   }
   gid(): Scalar {
     return this.make({ k: "gid" }, [], "i32")

@@ -3,12 +3,16 @@
  * fused primitives), one thread per output element, dispatched on a 2-D grid past 65535 workgroups.
  */
 import { philoxWgsl } from "./philox.ts"
+import { renderTiledMatmul, tiledGrid } from "./tiled-matmul.ts"
 import type { Kernel, Program } from "./program.ts"
 import { renderBody, type Syntax } from "./render.ts"
 import type { Scalar, ScalarType } from "./scalar.ts"
 
 export const WORKGROUP = 256
 const MAX_GROUPS = 65535
+
+/** Workgroup counts (x, y, z) a kernel is dispatched with. */
+export const dispatchGrid = (kernel: Kernel): [number, number, number] => (kernel.tiled ? tiledGrid(kernel.tiled) : [...gridFor(kernel.threads), 1])
 
 /** Workgroup counts for `threads` threads, split over x and y when x alone would exceed the limit. */
 export const gridFor = (threads: number): [number, number] => {
@@ -17,7 +21,7 @@ export const gridFor = (threads: number): [number, number] => {
   return [x, Math.ceil(groups / x)]
 }
 
-const storageType = (t: ScalarType): string => (t === "bool" ? "u32" : t)
+export const storageType = (t: ScalarType): string => (t === "bool" ? "u32" : t)
 
 // Non-finite values cannot be WGSL constants (const-evaluation rejects them): read them from
 // private variables, which are runtime values. See the prelude.
@@ -63,13 +67,15 @@ const randomWgsl: Record<string, string> = {
   rademacher: "rng_rademacher(bits.x)",
 }
 
-const syntax: Syntax = {
+/** WGSL syntax for scalar DAGs (kernel bodies and template epilogues). */
+export const epilogueSyntax: Syntax = {
   expr: (s: Scalar, a: readonly string[]) => {
     const op = s.op
     switch (op.k) {
       case "const": return literal(op.value, s.type)
       case "uniform": return uniformWord(op.slot, s.type)
       case "gid": return "gid"
+      case "external": return op.name
       case "loopVar": return `r${op.loop}`
       case "load": return s.type === "bool" ? `(in${op.binding}[${a[0]}] != 0u)` : `in${op.binding}[${a[0]}]`
       case "unary": return unaryWgsl[op.fn]!(a[0]!)
@@ -106,7 +112,7 @@ const syntax: Syntax = {
 }
 
 /** Numerically careful helpers WGSL lacks; mirrored exactly by `scalar-eval.ts` on the CPU. */
-const prelude = /* wgsl */ `
+export const wgslPrelude = /* wgsl */ `
 var<private> sdf_inf_bits: u32 = 0x7f800000u;
 var<private> sdf_nan_bits: u32 = 0x7fc00000u;
 // log(1+x) without cancellation (Goldberg): exact where 1+x rounds to 1.
@@ -138,13 +144,13 @@ fn sdf_pow(x: f32, y: f32) -> f32 {
 }
 `
 
-const randomPrelude = /* wgsl */ `
+export const randomPrelude = /* wgsl */ `
 fn sdf_random_uniform(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.uniform}; }
 fn sdf_random_normal(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.normal}; }
 fn sdf_random_rademacher(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.rademacher}; }
 `
 
-const usesRandom = (s: Scalar, seen = new Set<number>()): boolean => {
+export const usesRandom = (s: Scalar, seen = new Set<number>()): boolean => {
   if (seen.has(s.id)) return false
   seen.add(s.id)
   return s.op.k === "random" || s.args.some((a) => usesRandom(a, seen))
@@ -152,7 +158,8 @@ const usesRandom = (s: Scalar, seen = new Set<number>()): boolean => {
 
 /** The WGSL source of `kernel`: bindings in-0…in-(r−1), the output, then the uniforms. */
 export const renderWgsl = (program: Program, kernel: Kernel): string => {
-  const { lines, result } = renderBody(kernel.value, syntax)
+  if (kernel.tiled) return renderTiledMatmul(program, kernel, kernel.tiled)
+  const { lines, result } = renderBody(kernel.value, epilogueSyntax)
   const [groupsX] = gridFor(kernel.threads)
   const uniformVecs = Math.max(1, Math.ceil(program.uniforms.length / 4))
   const out = kernel.outputType === "bool" ? `select(0u, 1u, ${result})` : result
@@ -164,7 +171,7 @@ export const renderWgsl = (program: Program, kernel: Kernel): string => {
     ...bindings,
     `@group(0) @binding(${kernel.reads.length}) var<storage, read_write> out: array<${storageType(kernel.outputType)}>;`,
     `@group(0) @binding(${kernel.reads.length + 1}) var<uniform> u: array<vec4<u32>, ${uniformVecs}>;`,
-    prelude,
+    wgslPrelude,
     ...(usesRandom(kernel.value) ? [philoxWgsl, randomPrelude] : []),
     `@compute @workgroup_size(${WORKGROUP})`,
     `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,

@@ -4,7 +4,7 @@
  * Every run is validated under an error scope; `check`/`read` surface the first error as a value.
  */
 import type { Program } from "../compile/program.ts"
-import { gridFor, renderWgsl } from "../compile/wgsl.ts"
+import { dispatchGrid, renderWgsl } from "../compile/wgsl.ts"
 import { programError } from "../ir/errors.ts"
 import { readback } from "./buffers.ts"
 import { Usage } from "./flags.ts"
@@ -45,7 +45,7 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promis
         label: kernel.name,
         entries: resources.map((buffer, binding) => ({ binding, resource: { buffer } })),
       })
-      return { pipeline, bindGroup, grid: gridFor(kernel.threads) }
+      return { pipeline, bindGroup, grid: dispatchGrid(kernel) }
     }),
   )
 
@@ -84,7 +84,7 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promis
       for (const step of steps) {
         pass.setPipeline(step.pipeline)
         pass.setBindGroup(0, step.bindGroup)
-        pass.dispatchWorkgroups(step.grid[0], step.grid[1])
+        pass.dispatchWorkgroups(step.grid[0], step.grid[1], step.grid[2])
       }
       pass.end()
       device.queue.submit([encoder.finish()])

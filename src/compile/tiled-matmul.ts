@@ -1,0 +1,129 @@
+/**
+ * Register-tiled WGSL for a kernel whose work is one matmul plus a fused epilogue (bias, activation,
+ * residual, scale…). Each thread owns a TM×TN block of outputs and streams K once, so every loaded
+ * element feeds TM or TN FMAs; operands are strided views, so transposed and broadcast operands are
+ * free. No workgroup memory: barriers are costly on lavapipe and the register tile does the reuse.
+ * The CPU oracle keeps the naive loop, so it checks this template.
+ */
+import { philoxWgsl } from "./philox.ts"
+import type { Kernel, Program } from "./program.ts"
+import { renderBody } from "./render.ts"
+import type { Scalar } from "./scalar.ts"
+import type { StridedView } from "./strided.ts"
+import { epilogueSyntax, storageType, wgslPrelude, randomPrelude, usesRandom } from "./wgsl.ts"
+
+/** What the template needs to know about the kernel's matmul. */
+export interface TiledMatmul {
+  readonly batchShape: readonly number[]
+  readonly m: number
+  readonly n: number
+  readonly k: number
+  /** Strided views (binding + offset + strides over [...batch, rows, cols]) of A [.., M, K] and B [.., K, N]. */
+  readonly a: { readonly binding: number; readonly view: StridedView }
+  readonly b: { readonly binding: number; readonly view: StridedView }
+  /** The kernel value with the matmul replaced by the external `acc`: the epilogue. */
+  readonly epilogue: Scalar
+}
+
+export const TILE_M = 4
+export const TILE_N = 4
+export const WG_X = 16
+export const WG_Y = 8
+
+/** Workgroups: x over column tiles, y over row tiles, z over the batch. */
+export const tiledGrid = (t: TiledMatmul): [number, number, number] => [
+  Math.ceil(t.n / (TILE_N * WG_X)),
+  Math.ceil(t.m / (TILE_M * WG_Y)),
+  t.batchShape.reduce((a, b) => a * b, 1),
+]
+
+/** Offset of batch element `z` in an operand: decompose z over the batch shape, dot with strides. */
+const batchOffset = (t: TiledMatmul, view: StridedView): string => {
+  let terms = [`${view.offset}`]
+  let stride = 1
+  for (let d = t.batchShape.length - 1; d >= 0; d--) {
+    const size = t.batchShape[d]!
+    const s = view.strides[d]!
+    if (s !== 0 && size > 1) terms.push(`((z / ${stride}) % ${size}) * ${s}`)
+    stride *= size
+  }
+  return terms.join(" + ")
+}
+
+/** Bindings the epilogue itself loads (those must keep their scalar element type). */
+const epilogueBindings = (s: Scalar, found = new Set<number>(), seen = new Set<number>()): Set<number> => {
+  if (seen.has(s.id)) return found
+  seen.add(s.id)
+  if (s.op.k === "load") found.add(s.op.binding)
+  for (const a of s.args) epilogueBindings(a, found, seen)
+  return found
+}
+
+/** True when every offset of `view` along the batch and `rowAxis` is a multiple of 4 and the last axis is contiguous. */
+const vec4Aligned = (view: StridedView, rank: number, contiguousAxis: number, otherAxis: number, extent: number): boolean =>
+  view.strides[contiguousAxis] === 1 && extent % 4 === 0 && view.offset % 4 === 0 && view.strides[otherAxis]! % 4 === 0 && view.strides.slice(0, rank).every((s) => s % 4 === 0)
+
+export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatmul): string => {
+  const rank = t.batchShape.length
+  const [aRow, aCol] = [t.a.view.strides[rank]!, t.a.view.strides[rank + 1]!]
+  const [bRow, bCol] = [t.b.view.strides[rank]!, t.b.view.strides[rank + 1]!]
+  const { lines, result } = renderBody(t.epilogue, epilogueSyntax, "  ")
+  const out = kernel.outputType === "bool" ? `select(0u, 1u, ${result})` : result
+  const uniformVecs = Math.max(1, Math.ceil(program.uniforms.length / 4))
+  const rows = Array.from({ length: TILE_M }, (_, i) => i)
+  const cols = Array.from({ length: TILE_N }, (_, j) => j)
+  // vec4 loads (one 16-byte load per 4 elements) when an operand is contiguous and 16-byte aligned.
+  const scalarOnly = epilogueBindings(t.epilogue)
+  const vecB = t.a.binding !== t.b.binding && !scalarOnly.has(t.b.binding) && vec4Aligned(t.b.view, rank, rank + 1, rank, t.n)
+  const vecA = vecB && !scalarOnly.has(t.a.binding) && vec4Aligned(t.a.view, rank, rank + 1, rank, t.k)
+  const elementType = (binding: number, slot: number) =>
+    (binding === t.a.binding && vecA) || (binding === t.b.binding && vecB) ? "vec4<f32>" : storageType(program.slots[slot]!.dtype)
+  const loop = vecA
+    ? [
+        `  for (var k: i32 = 0; k < ${t.k / 4}; k++) {`,
+        ...rows.map((r) => `    let b${r} = in${t.b.binding}[(b_col0 + (4 * k + ${r}) * ${bRow}) / 4];`),
+        ...rows.map((i) => `    let a${i} = in${t.a.binding}[a_row${i} / 4 + k];`),
+        ...rows.map((i) => `    acc${i} = fma(vec4<f32>(a${i}.x), b0, fma(vec4<f32>(a${i}.y), b1, fma(vec4<f32>(a${i}.z), b2, fma(vec4<f32>(a${i}.w), b3, acc${i}))));`),
+        `  }`,
+      ]
+    : [
+        `  for (var k: i32 = 0; k < ${t.k}; k++) {`,
+        vecB
+          ? `    let b = in${t.b.binding}[(b_col0 + k * ${bRow}) / 4];`
+          : `    let b = vec${TILE_N}<f32>(${cols.map((j) => `in${t.b.binding}[b_col${j} + k * ${bRow}]`).join(", ")});`,
+        ...rows.map((i) => `    acc${i} = fma(vec${TILE_N}<f32>(in${t.a.binding}[a_row${i} + k * ${aCol}]), b, acc${i});`),
+        `  }`,
+      ]
+  return [
+    `// sdeflow ${kernel.name}: tiled matmul ${rank ? `[${t.batchShape}] × ` : ""}${t.m}×${t.k} · ${t.k}×${t.n}, ${TILE_M}×${TILE_N} per thread${vecA ? ", vec4 A and B" : vecB ? ", vec4 B" : ""}; epilogue [${kernel.ops.join(", ")}]`,
+    ...kernel.reads.map((slot, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${elementType(i, slot)}>;`),
+    `@group(0) @binding(${kernel.reads.length}) var<storage, read_write> out: array<${storageType(kernel.outputType)}>;`,
+    `@group(0) @binding(${kernel.reads.length + 1}) var<uniform> u: array<vec4<u32>, ${uniformVecs}>;`,
+    wgslPrelude,
+    ...(usesRandom(t.epilogue) ? [philoxWgsl, randomPrelude] : []),
+    `fn epilogue(gid: i32, acc: f32) -> ${storageType(kernel.outputType)} {`,
+    ...lines,
+    `  return ${out};`,
+    `}`,
+    ``,
+    `@compute @workgroup_size(${WG_X}, ${WG_Y})`,
+    `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
+    `  let row0 = i32(id.y) * ${TILE_M};`,
+    `  let col0 = i32(id.x) * ${TILE_N};`,
+    `  if (row0 >= ${t.m} || col0 >= ${t.n}) { return; }`,
+    `  let z = i32(id.z);`,
+    `  let a_base = ${batchOffset(t, t.a.view)};`,
+    `  let b_base = ${batchOffset(t, t.b.view)};`,
+    `  // Edge tiles clamp their row/column (loads stay in bounds; the extra results are not stored).`,
+    ...rows.map((i) => `  let a_row${i} = a_base + min(row0 + ${i}, ${t.m - 1}) * ${aRow};`),
+    ...(vecB ? [`  let b_col0 = b_base + col0;`] : cols.map((j) => `  let b_col${j} = b_base + min(col0 + ${j}, ${t.n - 1}) * ${bCol};`)),
+    ...rows.map((i) => `  var acc${i} = vec${TILE_N}<f32>(0.0);`),
+    ...loop,
+    `  let out_base = z * ${t.m * t.n};`,
+    ...rows.flatMap((i) =>
+      cols.map((j) => `  if (row0 + ${i} < ${t.m} && col0 + ${j} < ${t.n}) { let g = out_base + (row0 + ${i}) * ${t.n} + col0 + ${j}; out[g] = epilogue(g, acc${i}[${j}]); }`),
+    ),
+    `}`,
+    ``,
+  ].join("\n")
+}
