@@ -1,0 +1,47 @@
+/**
+ * The plug-in reverse SDE (Huang, Lim, Courville 2021): a generative SDE whose drift is built from a
+ * learned a(x, t). In forward time t (solvers step with dt < 0, so time simply runs backwards):
+ *   dx = [f(x, t) − (1 − λ/2)·g(t)·a(x, t)] dt + √(1 − λ)·g(t) dW̄,
+ * i.e. the paper's μ_λ = (1 − λ/2)·g·a − f, σ_λ = √(1 − λ)·g in reversed time s = T − t.
+ * λ = 0 is the reverse SDE, λ = 1 the probability-flow ODE. With the score parameterisation a = g·s.
+ */
+import type { Tensor } from "../src/ir/tensor.ts"
+import { invalid } from "./errors.ts"
+import { diffusion, drift, type LinearSde } from "./sde.ts"
+
+/** The learned term: a(x, t) directly (the paper's drift parameterisation) or the score s(x, t). */
+export type DriftModel =
+  | { readonly a: (x: Tensor, t: Tensor) => Tensor }
+  | { readonly score: (x: Tensor, t: Tensor) => Tensor }
+
+export interface ReverseSde {
+  readonly sde: LinearSde
+  readonly model: DriftModel
+  readonly lambda: number
+}
+
+/** a(x, t) of either parameterisation. */
+export const aOf = (sde: LinearSde, model: DriftModel, x: Tensor, t: Tensor): Tensor =>
+  "a" in model ? model.a(x, t) : diffusion(sde, x, t).mul(model.score(x, t))
+
+/** s(x, t) = a/g of either parameterisation. */
+export const scoreOf = (sde: LinearSde, model: DriftModel, x: Tensor, t: Tensor): Tensor =>
+  "score" in model ? model.score(x, t) : model.a(x, t).div(diffusion(sde, x, t))
+
+/** The λ-family of generative SDEs sharing the marginals of `sde` when a is the true a. */
+export const pluginReverse = (sde: LinearSde, model: DriftModel, options: { lambda?: number } = {}): ReverseSde => {
+  const lambda = options.lambda ?? 0
+  if (!(lambda >= 0 && lambda <= 1)) throw invalid("lambda", lambda, "λ must lie in [0, 1] (0: reverse SDE, 1: probability-flow ODE)")
+  return { sde, model, lambda }
+}
+
+/** The probability-flow ODE (λ = 1). */
+export const probabilityFlow = (sde: LinearSde, model: DriftModel): ReverseSde => pluginReverse(sde, model, { lambda: 1 })
+
+/** Drift of the generative process in forward time: f − (1 − λ/2)·g·a. */
+export const reverseDrift = (rev: ReverseSde, x: Tensor, t: Tensor): Tensor =>
+  drift(rev.sde, x, t).sub(diffusion(rev.sde, x, t).mul(aOf(rev.sde, rev.model, x, t)).mul(1 - rev.lambda / 2))
+
+/** Diffusion of the generative process: √(1 − λ)·g(t). */
+export const reverseDiffusion = (rev: ReverseSde, x: Tensor, t: Tensor): Tensor =>
+  diffusion(rev.sde, x, t).mul(Math.sqrt(1 - rev.lambda))
