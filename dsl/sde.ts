@@ -59,10 +59,10 @@ export const drift = (sde: LinearSde, x: Tensor, t: Tensor): Tensor => coefficie
 /** g(t), shaped to broadcast against x. */
 export const diffusion = (sde: LinearSde, x: Tensor, t: Tensor): Tensor => coefficient(sde.g, t, x)
 
-/** ∇ₓ·f(x, t) = f(t)·D per sample (D = elements per sample): known exactly, never probed. */
+/** ∇ₓ·f(x, t) = f(t)·D per sample [N] (D = elements per sample): known exactly, never probed. */
 export const driftDivergence = (sde: LinearSde, x: Tensor, t: Tensor): Tensor => {
-  const perSample = x.size / (t.rank === 0 ? 1 : t.size)
-  return timeToTensor(sde.f, t).mul(perSample)
+  const perSample = x.size / x.shape[0]!
+  return timeToTensor(sde.f, t).mul(perSample).broadcastTo([x.shape[0]!])
 }
 
 /** x_t = m(t)·x₀ + √v(t)·z: a draw from the perturbation kernel given the noise z. */

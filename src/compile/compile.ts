@@ -54,7 +54,7 @@ export const programOf = <I extends Record<string, InputSpec>>(
   fn: (inputs: { [K in keyof I]: Tensor }) => Outputs,
   specs: I,
   options: { fuse?: boolean; maxStorageBuffers?: number } = {},
-): Program => buildProgram(trace(fn, specs), options)
+): Program => buildProgram(trace(fn, specs), { ...options, declaredInputs: Object.keys(specs) })
 
 export const compile = async <I extends Record<string, InputSpec>>(
   fn: (inputs: { [K in keyof I]: Tensor }) => Outputs,

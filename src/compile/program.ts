@@ -2,7 +2,7 @@
  * `buildProgram`: graph → simplified graph → fusion schedule → one scalar DAG per kernel → memory plan.
  * A Program is backend-neutral data; `wgsl.ts` and `js.ts` render its kernels, the runtime replays it.
  */
-import { opName, topoSort, type DType, type Node } from "../ir/node.ts"
+import { makeNode, opName, topoSort, type DType, type Node } from "../ir/node.ts"
 import { programError } from "../ir/errors.ts"
 import { sizeOf, type Shape } from "../ir/shape.ts"
 import { lowerKernel, type Source } from "./lower.ts"
@@ -59,11 +59,15 @@ export interface Program {
   /** Uniform slots: 0 = seed (u32), 1 = step (u32), then the scalar inputs. */
   readonly uniforms: readonly { readonly name: string; readonly dtype: DType }[]
   readonly kernels: readonly Kernel[]
+  /** Declared inputs no output depends on (accepted and ignored by `run`). */
+  readonly unusedInputs: readonly string[]
 }
 
 export interface BuildOptions {
   readonly fuse?: boolean
   readonly maxStorageBuffers?: number
+  /** Inputs the traced function declared: accepted by `run` even when the outputs do not use them. */
+  readonly declaredInputs?: readonly string[]
 }
 
 export const bytesPerElement = 4
@@ -71,7 +75,8 @@ export const bytesPerElement = 4
 /** Compiles output graph nodes (by name) into a Program. */
 export const buildProgram = (outputs: Record<string, Node>, options: BuildOptions = {}): Program => {
   const names = Object.keys(outputs)
-  const roots = simplify(names.map((n) => outputs[n]!))
+  // A scalar input returned as an output lives in a uniform, not a buffer: give it a copy kernel.
+  const roots = simplify(names.map((n) => outputs[n]!)).map((r) => (isSource(r) && r.shape.length === 0 ? makeNode({ kind: "detach" }, [r], [], r.dtype) : r))
   const order = topoSort(roots)
   const inputNodes = order.filter((n) => n.op.kind === "input")
   const dataNodes = order.filter((n) => n.op.kind === "data")
@@ -139,6 +144,7 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
     constants: dataNodes.map((n) => ({ slot: plan.slotOf.get(n.id)!, values: (n.op as { values: Float32Array }).values })),
     uniforms,
     kernels,
+    unusedInputs: (options.declaredInputs ?? []).filter((name) => !seenNames.has(name)),
   }
 }
 

@@ -45,7 +45,7 @@ export const isDeviceValue = (v: InputValue): v is DeviceValue => typeof v === "
 
 /** Checks names, sizes and kinds of `inputs` against the program; errors name the input and both shapes. */
 export const checkInputs = (program: Program, inputs: Readonly<Record<string, InputValue>>): void => {
-  const known = new Set(program.inputs.map((i) => i.name))
+  const known = new Set([...program.inputs.map((i) => i.name), ...program.unusedInputs])
   for (const name of Object.keys(inputs))
     if (!known.has(name)) throw programError("run", `unknown input "${name}" (the program takes ${[...known].map((k) => `"${k}"`).join(", ") || "no inputs"})`)
   for (const input of program.inputs) {
