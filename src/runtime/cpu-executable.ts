@@ -48,6 +48,11 @@ export const cpuExecutable = (program: Program, precision: Precision = "f64"): E
       const out = outputOf(name)
       return { shape: out.shape, dtype: out.dtype, array: slots[out.slot]! }
     },
+    input(name: string): DeviceValue {
+      const input = program.inputs.find((i) => i.name === name)
+      if (!input || input.place.kind !== "buffer") throw programError("input", `no tensor input named "${name}"`)
+      return { shape: input.shape, dtype: input.dtype, array: slots[input.place.slot]! }
+    },
     poison() {
       slots.forEach((s, i) => {
         if (!inputSlots.has(i)) s.fill(s instanceof Float32Array || s instanceof Float64Array ? NaN : 0xdeadbeef)

@@ -34,6 +34,8 @@ export interface Executable {
   read(name: string): Promise<Float32Array | Float64Array | Int32Array | Uint32Array>
   /** An output as a device value, to feed another executable without a round trip. */
   output(name: string): DeviceValue
+  /** The value an input held in the last run: passing it back re-uses it with no copy at all. */
+  input(name: string): DeviceValue
   /** Fills every non-input buffer with NaN bits, so any element a kernel fails to write shows. */
   poison(): void
   /** Rejects with the first validation error of any run so far (WebGPU), resolves otherwise. */

@@ -102,6 +102,11 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promis
       const out = outputOf(name)
       return { shape: out.shape, dtype: out.dtype, buffer: buffers[out.slot]! }
     },
+    input(name: string): DeviceValue {
+      const input = program.inputs.find((i) => i.name === name)
+      if (!input || input.place.kind !== "buffer") throw programError("input", `no tensor input named "${name}"`)
+      return { shape: input.shape, dtype: input.dtype, buffer: buffers[input.place.slot]! }
+    },
     poison() {
       buffers.forEach((b, i) => {
         if (!inputSlots.has(i)) device.queue.writeBuffer(b, 0, new Uint32Array(program.slots[i]!.bytes / 4).fill(0x7fc00001))
