@@ -1,0 +1,239 @@
+/**
+ * The training loop as a Stream of events. Each step replays one compiled program (state stays on the
+ * device); a non-finite loss rejects the step and keeps the previous state; evaluation, sampling and
+ * checkpoints happen every N steps; interruption (Ctrl-C, SIGTERM, stream cancellation) writes a final
+ * checkpoint; a run restarted with the same output folder resumes from the newest valid checkpoint and
+ * continues the same trajectory (data order and noise are functions of (seed, step)).
+ */
+import { Data, Effect, Queue, Stream } from "effect"
+import { appendFileSync, mkdirSync } from "node:fs"
+import { join } from "node:path"
+import { compile, type Tensor } from "../index.ts"
+import type { DeviceValue, Executable, InputValue } from "../runtime/executable.ts"
+import type { GpuHandle } from "../runtime/gpu.ts"
+import { readback } from "../runtime/buffers.ts"
+import { parameterCount } from "../nn/module.ts"
+import type { HostParams } from "../nn/optim.ts"
+import { writeFileAtomic } from "../io/atomic.ts"
+import { curvesSvg } from "../io/svg-plot.ts"
+import { latestCheckpoint, saveCheckpointTo, type Checkpoint } from "./checkpoint.ts"
+import { meanAndStderr, type TrainEvent } from "./events.ts"
+import { driftModel, evalBitsPerDim, paramInputs, stateKinds, trainStep, type TrainSpec } from "./programs.ts"
+import { pluginReverse } from "../../dsl/reverse.ts"
+import { solve } from "../../dsl/solve.ts"
+import type { Solver } from "../../dsl/solvers.ts"
+import type { ElboOptions } from "../../dsl/objectives.ts"
+
+/** A training run failed; `cause` carries the underlying typed error. */
+export class TrainFailed extends Data.TaggedError("TrainFailed")<{ readonly message: string; readonly cause?: unknown }> {}
+
+export interface TrainOptions {
+  readonly spec: TrainSpec
+  readonly backend: GpuHandle | "cpu"
+  readonly steps: number
+  readonly lr: number
+  readonly seed: number
+  /** Output folder: checkpoints/, metrics.jsonl, samples-<step>.png, curves.svg, summary.json. */
+  readonly out: string
+  readonly initialParams: Readonly<Record<string, Float32Array>>
+  /** Host batch for a step (raw data; the spec's transform runs on the device). Deterministic in step. */
+  readonly hostBatch?: (step: number) => Float32Array
+  /** Test batches for bits/dim (host data only). */
+  readonly testBatches?: () => Iterable<Float32Array>
+  readonly evalEvery?: number
+  readonly evalOptions?: ElboOptions
+  readonly sampleEvery?: number
+  readonly sampler?: { readonly solver: Solver; readonly lambda: number; readonly steps: number; readonly count: number; readonly eps?: number }
+  /** Turns generated samples [count, …sampleShape] into a PNG. */
+  readonly render?: (samples: Float32Array | Float64Array, count: number) => Uint8Array
+  readonly checkpointEvery?: number
+  readonly keep?: number
+  /** Anything JSON-able describing the run, stored in config.json and every checkpoint. */
+  readonly config: unknown
+}
+
+const hostParams = (values: Readonly<Record<string, Float32Array>>, spec: Readonly<Record<string, readonly number[]>>): HostParams =>
+  Object.fromEntries(Object.entries(spec).map(([name, shape]) => [name, { shape: [...shape], data: values[name]! }]))
+
+/** Streams the events of a run; fails with TrainFailed. */
+export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFailed> =>
+  Stream.callback<TrainEvent, TrainFailed>((queue) =>
+    Effect.gen(function* () {
+      const emit = (event: TrainEvent) => {
+        appendFileSync(join(options.out, "metrics.jsonl"), JSON.stringify({ time: new Date().toISOString(), ...event }) + "\n")
+        return Queue.offer(queue, event)
+      }
+      const fail = (message: string, cause?: unknown) => new TrainFailed({ message, cause })
+      const { spec, backend } = options
+      mkdirSync(options.out, { recursive: true })
+      const checkpointDir = join(options.out, "checkpoints")
+      yield* writeFileAtomic(join(options.out, "config.json"), JSON.stringify(options.config, null, 2)).pipe(Effect.mapError((e) => fail(e.message, e)))
+
+      const names = Object.keys(spec.network.params)
+      const shapes = Object.fromEntries(names.map((n) => [n, spec.network.params[n]!.shape]))
+      const latest = yield* latestCheckpoint(checkpointDir, shapes).pipe(Effect.mapError((e) => fail(e.message, e)))
+      const resumed = latest.found?.checkpoint
+      let state: Record<string, InputValue> = {}
+      if (resumed) {
+        for (const n of names) {
+          state[n] = resumed.params[n]!.data
+          state[`m/${n}`] = resumed.adam.m[n]!.data
+          state[`v/${n}`] = resumed.adam.v[n]!.data
+          state[`ema/${n}`] = resumed.ema[n]!.data
+        }
+      } else
+        for (const n of names) {
+          const p = options.initialParams[n]!
+          state[n] = p
+          state[`m/${n}`] = new Float32Array(p.length)
+          state[`v/${n}`] = new Float32Array(p.length)
+          state[`ema/${n}`] = p.slice()
+        }
+      let step = resumed?.step ?? 0
+      let rejected = (resumed?.rng as { rejected?: number } | undefined)?.rejected ?? 0
+      yield* emit({
+        _tag: "Started",
+        step,
+        totalSteps: options.steps,
+        parameters: parameterCount(spec.network),
+        ...(latest.found ? { resumedFrom: latest.found.path } : {}),
+        skipped: latest.skipped.map((s) => s.path),
+      })
+
+      const compileOn = (fn: () => Record<string, Tensor>) =>
+        Effect.tryPromise({ try: () => compile(fn, {}, { backend }), catch: (e) => fail(`compiling the ${fn.name || "training"} program failed: ${String(e)}`, e) })
+      const stepProgram: Executable = yield* compileOn(trainStep(spec))
+      const evalProgram = options.testBatches && options.evalEvery ? yield* compileOn(evalBitsPerDim(spec, options.evalOptions ?? {})) : undefined
+
+      /** Host copies of the current state (for checkpoints). */
+      const readState = Effect.tryPromise({
+        try: async () => {
+          const values: Record<string, Float32Array> = {}
+          for (const kind of stateKinds)
+            for (const n of names) {
+              const v = state[`${kind}${n}`]!
+              values[`${kind}${n}`] = await toHost(backend, v)
+            }
+          return values
+        },
+        catch: (e) => fail(`reading the training state back failed: ${String(e)}`, e),
+      })
+      const checkpoint = Effect.gen(function* () {
+        const values = yield* readState
+        const pick = (kind: string) => hostParams(Object.fromEntries(names.map((n) => [n, values[`${kind}${n}`]!])), shapes)
+        const ckpt: Checkpoint = { step, params: pick(""), ema: pick("ema/"), adam: { m: pick("m/"), v: pick("v/") }, rng: { seed: options.seed, rejected }, config: options.config }
+        const path = yield* saveCheckpointTo(checkpointDir, ckpt, { keep: options.keep ?? 3 }).pipe(Effect.mapError((e) => fail(e.message, e)))
+        yield* emit({ _tag: "Checkpointed", step, path })
+      })
+      // Interrupted (Ctrl-C, SIGTERM, a consumer that stops early): keep what was learned.
+      let lastSaved = step
+      yield* Effect.addFinalizer(() => (step > lastSaved ? checkpoint.pipe(Effect.ignore) : Effect.void))
+
+      const history: { step: number; loss: number }[] = []
+      const evals: { step: number; bpd: number }[] = []
+      const started = performance.now()
+      let windowStart = performance.now()
+      let windowSteps = 0
+      while (step < options.steps) {
+        const next = step + 1
+        const inputs: Record<string, InputValue> = { ...state, lr: options.lr, step: next }
+        if (spec.data.kind === "host") inputs.x = options.hostBatch!(next)
+        const [loss, gradNorm] = yield* Effect.tryPromise({
+          try: async () => {
+            stepProgram.run(inputs, { seed: options.seed, step: next })
+            return [(await stepProgram.read("loss"))[0]!, (await stepProgram.read("gradNorm"))[0]!] as const
+          },
+          catch: (e) => fail(`training step ${next} failed: ${String(e)}`, e),
+        })
+        if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+          // The outputs are discarded; the inputs still hold the last good state.
+          rejected++
+          for (const kind of stateKinds) for (const n of names) state[`${kind}${n}`] = stepProgram.input(`${kind}${n}`)
+          yield* emit({ _tag: "Rejected", step: next, loss, rejectedSoFar: rejected })
+          if (rejected > 100 && rejected > step / 2) return yield* fail(`${rejected} of ${next} steps had a non-finite loss: giving up`)
+          step = next
+          continue
+        }
+        for (const kind of stateKinds) for (const n of names) state[`${kind}${n}`] = stepProgram.output(`${kind}${n}`)
+        step = next
+        windowSteps++
+        const elapsed = (performance.now() - windowStart) / 1000
+        const stepsPerSecond = windowSteps / Math.max(elapsed, 1e-9)
+        if (elapsed > 5) [windowStart, windowSteps] = [performance.now(), 0]
+        history.push({ step, loss })
+        yield* emit({ _tag: "Step", step, loss, gradNorm, lr: options.lr * Math.min(1, step / Math.max(1, spec.warmup)), stepsPerSecond })
+
+        const due = (every: number | undefined) => every !== undefined && every > 0 && (step % every === 0 || step === options.steps)
+        if (evalProgram && due(options.evalEvery)) {
+          const bpds = yield* Effect.tryPromise({
+            try: async () => {
+              const values: number[] = []
+              let k = 0
+              for (const batch of options.testBatches!()) {
+                evalProgram.run({ ...emaInputs(state, names), x: batch }, { seed: options.seed, step: k++ })
+                values.push(...(await evalProgram.read("bpd")))
+              }
+              return values
+            },
+            catch: (e) => fail(`evaluation at step ${step} failed: ${String(e)}`, e),
+          })
+          const { mean, stderr } = meanAndStderr(bpds)
+          evals.push({ step, bpd: mean })
+          yield* emit({ _tag: "Evaluated", step, bpd: mean, stderr, samples: bpds.length })
+        }
+        if (options.sampler && options.render && due(options.sampleEvery)) {
+          const sampler = options.sampler
+          const path = join(options.out, `samples-${String(step).padStart(6, "0")}.png`)
+          const samples = yield* Effect.tryPromise({
+            try: async () => {
+              const params = paramInputs(spec.network)
+              const rev = pluginReverse(spec.sde, driftModel(spec.network, params, spec.parameterisation), { lambda: sampler.lambda })
+              const inputs = Object.fromEntries(names.map((n) => [n, state[`ema/${n}`]!]))
+              const result = await solve(rev, sampler.solver, { backend, shape: [sampler.count, ...spec.sampleShape], steps: sampler.steps, seed: options.seed, inputs, t1: sampler.eps ?? 1e-3 })
+              return result.x
+            },
+            catch: (e) => fail(`sampling at step ${step} failed: ${String(e)}`, e),
+          })
+          yield* writeFileAtomic(path, options.render(samples, sampler.count)).pipe(Effect.mapError((e) => fail(e.message, e)))
+          yield* emit({ _tag: "Sampled", step, path })
+        }
+        if (due(options.checkpointEvery)) {
+          yield* checkpoint
+          lastSaved = step
+        }
+        if (due(options.evalEvery) || due(options.checkpointEvery)) yield* writeCurves(options.out, history, evals)
+      }
+      yield* writeCurves(options.out, history, evals)
+      if (step > lastSaved) {
+        yield* checkpoint
+        lastSaved = step
+      }
+      const seconds = (performance.now() - started) / 1000
+      const summary = { steps: step, seconds, rejected, finalLoss: history.at(-1)?.loss, finalBpd: evals.at(-1)?.bpd, evaluations: evals }
+      yield* writeFileAtomic(join(options.out, "summary.json"), JSON.stringify(summary, null, 2)).pipe(Effect.mapError((e) => fail(e.message, e)))
+      yield* emit({ _tag: "Finished", step, seconds, rejected })
+      yield* Queue.end(queue)
+    }),
+  )
+
+/** Parameters under the `ema/` names an evaluation program reads. */
+const emaInputs = (state: Record<string, InputValue>, names: readonly string[]): Record<string, InputValue> =>
+  Object.fromEntries(names.map((n) => [`ema/${n}`, state[`ema/${n}`]!]))
+
+/** A state value's contents on the host, whatever holds it: a host array, a CPU array or a GPU buffer. */
+const toHost = async (backend: GpuHandle | "cpu", value: InputValue): Promise<Float32Array> => {
+  if (value instanceof Float32Array) return value
+  if (!(typeof value === "object" && "shape" in value)) return Float32Array.from(value as ArrayLike<number>)
+  const device = value as DeviceValue
+  if (device.array) return Float32Array.from(device.array)
+  if (backend === "cpu" || !device.buffer) throw new Error("a GPU value needs the GPU backend to be read")
+  return new Float32Array(await readback(backend.device, device.buffer, device.shape.reduce((a, b) => a * b, 1) * 4))
+}
+
+const writeCurves = (out: string, history: readonly { step: number; loss: number }[], evals: readonly { step: number; bpd: number }[]) => {
+  const svg = curvesSvg([
+    { label: "training loss", points: history.map((h) => [h.step, h.loss] as const), colour: "#1f77b4" },
+    { label: "test bits/dim (ELBO)", points: evals.map((e) => [e.step, e.bpd] as const), colour: "#d62728" },
+  ])
+  return writeFileAtomic(join(out, "curves.svg"), svg).pipe(Effect.ignore)
+}
