@@ -44,7 +44,7 @@ const syntaxFor = (precision: Precision): Syntax => {
     expr: (s, a) => {
       const op = s.op
       switch (op.k) {
-        case "const": return s.type === "bool" ? String(Boolean(op.value)) : `${op.value}`
+        case "const": return s.type === "bool" ? String(Boolean(op.value)) : precision === "f32" && s.type === "f32" ? `${Math.fround(op.value)}` : `${op.value}`
         case "uniform": return uniformJs(op.slot, s.type)
         case "gid": return "gid"
         case "external": return op.name

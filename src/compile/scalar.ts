@@ -3,7 +3,7 @@
  * Both backends (WGSL and the JS oracle) render exactly this, so they cannot disagree on structure.
  * Index arithmetic is ordinary i32 expressions here, simplified as they are built.
  */
-import type { BinaryOp, Distribution, DType, ReduceOp, UnaryOp } from "../ir/node.ts"
+import { attributeKey, type BinaryOp, type Distribution, type DType, type ReduceOp, type UnaryOp } from "../ir/node.ts"
 
 export type ScalarType = DType
 
@@ -43,7 +43,7 @@ export class ScalarBuilder {
   private nextLoop = 0
 
   private make(op: ScalarOp, args: readonly Scalar[], type: ScalarType): Scalar {
-    const key = `${JSON.stringify(op)}:${type}:${args.map((a) => a.id).join(",")}`
+    const key = `${attributeKey(op)}:${type}:${args.map((a) => a.id).join(",")}`
     const hit = this.interned.get(key)
     if (hit) return hit
     const loops = new Set<number>()
@@ -56,7 +56,8 @@ export class ScalarBuilder {
   }
 
   const(value: number, type: ScalarType = "f32"): Scalar {
-    const v = type === "i32" || type === "u32" ? Math.trunc(value) : type === "bool" ? Number(Boolean(value)) : Math.fround(value)
+    // f32 constants keep their float64 value: the WGSL renderer rounds to f32, the float64 oracle must not.
+    const v = type === "i32" || type === "u32" ? Math.trunc(value) : type === "bool" ? Number(Boolean(value)) : value
     return this.make({ k: "const", value: v }, [], type)
   }
   int(value: number): Scalar {

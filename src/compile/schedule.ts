@@ -91,7 +91,8 @@ const leavesOf = (root: Node, materialised: ReadonlySet<number>): Set<number> =>
       if (seen.has(i.id)) continue
       seen.add(i.id)
       if (materialised.has(i.id)) {
-        if (i.shape.length > 0) leaves.add(i.id) // scalar inputs travel as uniforms
+        // Scalar inputs travel as uniforms; every other materialised value (0-d ones too) is a binding.
+        if (i.shape.length > 0 || i.op.kind !== "input") leaves.add(i.id)
       } else walk(i)
     }
   }

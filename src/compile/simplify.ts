@@ -3,7 +3,7 @@
  * computation), constant folding of scalar constants, and algebraic identities (x·1, x+0, x/1).
  * Autodiff output is full of these, so this pass is what keeps gradient kernels small.
  */
-import { makeNode, topoSort, type Node } from "../ir/node.ts"
+import { attributeKey, makeNode, topoSort, type Node } from "../ir/node.ts"
 import { evalBinary, evalUnary } from "./scalar-eval.ts"
 
 /** The constant a node always equals, seeing through broadcasts and reshapes; undefined otherwise. */
@@ -11,7 +11,7 @@ const constantOf = (n: Node): number | undefined =>
   n.op.kind === "const" ? n.op.value : n.op.kind === "expand" || n.op.kind === "reshape" ? constantOf(n.inputs[0]!) : undefined
 
 const keyOf = (n: Node, inputs: readonly Node[]): string =>
-  `${JSON.stringify(n.op)}|${n.dtype}|${n.shape.join("x")}|${inputs.map((i) => i.id).join(",")}`
+  `${attributeKey(n.op)}|${n.dtype}|${n.shape.join("x")}|${inputs.map((i) => i.id).join(",")}`
 
 /** Rewrites `roots` into an equivalent, smaller graph; returns the new roots in the same order. */
 export const simplify = (roots: readonly Node[]): Node[] => {

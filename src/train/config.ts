@@ -1,0 +1,147 @@
+/**
+ * The run configuration: one Schema, presets, and a decoder whose errors list every bad key at once.
+ * Flags, config files and examples all go through `decodeConfig`.
+ */
+import { Data, Effect, Schema } from "effect"
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const Probability = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
+
+export const TrainConfig = Schema.Struct({
+  dataset: Schema.Literals(["cifar10", "swissroll", "moons", "8gaussians", "checkerboard"]),
+  sde: Schema.Literals(["vp", "subvp", "ve"]),
+  model: Schema.Literals(["unet", "mlp"]),
+  /** UNet: base channels, multipliers, residual blocks per level, attention resolutions. */
+  ch: PositiveInt,
+  chMult: Schema.Array(PositiveInt),
+  numResBlocks: PositiveInt,
+  attnResolutions: Schema.Array(PositiveInt),
+  /** MLP hidden widths. */
+  hidden: Schema.Array(PositiveInt),
+  steps: PositiveInt,
+  batch: PositiveInt,
+  lr: Schema.Finite.check(Schema.isGreaterThan(0)),
+  warmup: NonNegativeInt,
+  emaDecay: Probability,
+  gradClip: Schema.Finite.check(Schema.isGreaterThan(0)),
+  /** Importance-sampled t (the paper's "debias"). */
+  debias: Schema.Boolean,
+  /** Time cut-off ε. */
+  eps: Schema.Finite.check(Schema.isBetween({ minimum: 1e-8, maximum: 0.5 })),
+  evalEvery: NonNegativeInt,
+  evalSamples: NonNegativeInt,
+  sampleEvery: NonNegativeInt,
+  sampleSteps: PositiveInt,
+  sampleCount: PositiveInt,
+  checkpointEvery: NonNegativeInt,
+  keep: PositiveInt,
+  seed: NonNegativeInt,
+  out: Schema.String.check(Schema.isMinLength(1)),
+})
+
+export type TrainConfig = typeof TrainConfig.Type
+
+/** Sized for a 2-core CPU running WebGPU through lavapipe: a small UNet, a few hundred steps. */
+const cpu: TrainConfig = {
+  dataset: "cifar10",
+  sde: "vp",
+  model: "unet",
+  ch: 32,
+  chMult: [1, 2],
+  numResBlocks: 1,
+  attnResolutions: [16],
+  hidden: [128, 128, 128],
+  steps: 300,
+  batch: 16,
+  lr: 2e-4,
+  warmup: 50,
+  emaDecay: 0.99,
+  gradClip: 1,
+  debias: false,
+  eps: 1e-5,
+  evalEvery: 150,
+  evalSamples: 128,
+  sampleEvery: 300,
+  sampleSteps: 100,
+  sampleCount: 16,
+  checkpointEvery: 100,
+  keep: 3,
+  seed: 0,
+  out: "runs/vp-cifar",
+}
+
+/** sdeflow-light's CIFAR-10 configuration, for a real GPU. */
+const paper: TrainConfig = {
+  ...cpu,
+  ch: 128,
+  chMult: [1, 2, 2, 2],
+  numResBlocks: 2,
+  attnResolutions: [16],
+  steps: 100_000,
+  batch: 128,
+  lr: 1e-4,
+  warmup: 5000,
+  emaDecay: 0.9999,
+  evalEvery: 5000,
+  evalSamples: 10_000,
+  sampleEvery: 10_000,
+  sampleSteps: 1000,
+  sampleCount: 64,
+  checkpointEvery: 2000,
+  out: "runs/vp-cifar-paper",
+}
+
+/** The swiss roll of the paper's 2-D experiment. */
+const swissroll: TrainConfig = {
+  ...cpu,
+  dataset: "swissroll",
+  model: "mlp",
+  steps: 2000,
+  batch: 512,
+  lr: 2e-3,
+  warmup: 100,
+  emaDecay: 0.995,
+  debias: true,
+  eps: 1e-3,
+  evalEvery: 0,
+  sampleEvery: 1000,
+  sampleSteps: 500,
+  sampleCount: 2000,
+  checkpointEvery: 500,
+  out: "runs/swissroll",
+}
+
+export const presets = { cpu, paper, swissroll } as const
+export type PresetName = keyof typeof presets
+
+/** Bad configuration: `issues` has one line per bad key, each naming it. */
+export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly message: string; readonly issues: readonly string[] }> {}
+
+/** A preset overridden by `overrides`, validated; every bad key is reported, not just the first. */
+export const decodeConfig = (preset: PresetName, overrides: Readonly<Record<string, unknown>> = {}): Effect.Effect<TrainConfig, ConfigError> => {
+  const base = presets[preset] as Record<string, unknown> | undefined
+  if (!base) return Effect.fail(new ConfigError({ message: `unknown preset "${preset}" (choose ${Object.keys(presets).join(", ")})`, issues: ["preset"] }))
+  const unknown = Object.keys(overrides).filter((k) => !(k in base))
+  const input = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) }
+  return Schema.decodeUnknownEffect(TrainConfig)(input, { errors: "all" }).pipe(
+    Effect.mapError((e) => {
+      const issues = [...unknown.map((k) => `unknown key "${k}"`), ...issueLines(String(e.message))]
+      return new ConfigError({ message: `invalid configuration:\n  ${issues.join("\n  ")}`, issues })
+    }),
+    Effect.flatMap((config) =>
+      unknown.length > 0 ? Effect.fail(new ConfigError({ message: `invalid configuration:\n  ${unknown.map((k) => `unknown key "${k}"`).join("\n  ")}`, issues: unknown })) : Effect.succeed(config),
+    ),
+  )
+}
+
+/** Schema's "Expected …\n  at ["key"]" pairs as one line per key: `steps: expected a value greater than 0`. */
+const issueLines = (message: string): string[] => {
+  const lines: string[] = []
+  for (const raw of message.split("\n").map((l) => l.trim()).filter((l) => l.length > 0)) {
+    const at = /^at \[(.*)\]$/.exec(raw)
+    if (at && lines.length > 0) lines[lines.length - 1] = `${at[1]!.replace(/"/g, "")}: ${lines.at(-1)!.replace(/^Expected/, "expected")}`
+    else lines.push(raw)
+  }
+  return lines
+}
