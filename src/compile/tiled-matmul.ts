@@ -95,7 +95,7 @@ export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatm
         `  }`,
       ]
   return [
-    `// sdeflow ${kernel.name}: tiled matmul ${rank ? `[${t.batchShape}] × ` : ""}${t.m}×${t.k} · ${t.k}×${t.n}, ${TILE_M}×${TILE_N} per thread${vecA ? ", vec4 A and B" : vecB ? ", vec4 B" : ""}; epilogue [${kernel.ops.join(", ")}]`,
+    `// sdeflow kernel: tiled matmul ${rank ? `[${t.batchShape}] × ` : ""}${t.m}×${t.k} · ${t.k}×${t.n}, ${TILE_M}×${TILE_N} per thread${vecA ? ", vec4 A and B" : vecB ? ", vec4 B" : ""}; epilogue [${kernel.ops.join(", ")}]`,
     ...kernel.reads.map((slot, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${elementType(i, slot)}>;`),
     `@group(0) @binding(${kernel.reads.length}) var<storage, read_write> out: array<${storageType(kernel.outputType)}>;`,
     `@group(0) @binding(${kernel.reads.length + 1}) var<uniform> u: array<vec4<u32>, ${uniformVecs}>;`,

@@ -179,7 +179,8 @@ export const renderWgsl = (program: Program, kernel: Kernel): string => {
     (slot, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(program.slots[slot]!.dtype)}>;`,
   )
   return [
-    `// sdeflow ${kernel.name}: fused [${kernel.ops.join(", ")}], ${kernel.threads} threads`,
+    // No kernel index in the text: identical kernels of one program share a pipeline.
+    `// sdeflow kernel: fused [${kernel.ops.join(", ")}], ${kernel.threads} threads`,
     ...bindings,
     `@group(0) @binding(${kernel.reads.length}) var<storage, read_write> out: array<${storageType(kernel.outputType)}>;`,
     `@group(0) @binding(${kernel.reads.length + 1}) var<uniform> u: array<vec4<u32>, ${uniformVecs}>;`,

@@ -33,21 +33,22 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promis
   for (const c of program.constants) device.queue.writeBuffer(buffers[c.slot]!, 0, c.values)
   const inputSlots = new Set([...program.inputs.flatMap((i) => (i.place.kind === "buffer" ? [i.place.slot] : [])), ...program.constants.map((c) => c.slot)])
 
-  const steps = await Promise.all(
-    program.kernels.map(async (kernel) => {
-      const wgsl = renderWgsl(program, kernel)
-      if (debugKernels()) console.error(wgsl)
-      const kinds: BindingKind[] = [...kernel.reads.map((): BindingKind => "read"), "read_write", "uniform"]
-      const { pipeline, layout } = await gpu.pipelines.get(wgsl, kinds, kernel.name)
-      const resources = [...kernel.reads.map((s) => buffers[s]!), buffers[kernel.write]!, uniformBuffer]
-      const bindGroup = device.createBindGroup({
-        layout,
-        label: kernel.name,
-        entries: resources.map((buffer, binding) => ({ binding, resource: { buffer } })),
-      })
-      return { pipeline, bindGroup, grid: dispatchGrid(kernel) }
-    }),
-  )
+  // One kernel at a time: each pipeline creation holds a few of bun-webgpu's 1024 callback slots, and a
+  // UNet's backward pass has hundreds of kernels.
+  const steps: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; grid: [number, number, number] }[] = []
+  for (const kernel of program.kernels) {
+    const wgsl = renderWgsl(program, kernel)
+    if (debugKernels()) console.error(wgsl)
+    const kinds: BindingKind[] = [...kernel.reads.map((): BindingKind => "read"), "read_write", "uniform"]
+    const { pipeline, layout } = await gpu.pipelines.get(wgsl, kinds, kernel.name)
+    const resources = [...kernel.reads.map((s) => buffers[s]!), buffers[kernel.write]!, uniformBuffer]
+    const bindGroup = device.createBindGroup({
+      layout,
+      label: kernel.name,
+      entries: resources.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    })
+    steps.push({ pipeline, bindGroup, grid: dispatchGrid(kernel) })
+  }
 
   let firstError: Validation | undefined
   let destroyed = false
