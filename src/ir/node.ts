@@ -80,6 +80,13 @@ export const contractionKinds: ReadonlySet<OpKind> = new Set(["matmul", "conv2d"
 export const opName = (op: Op): string =>
   op.kind === "unary" || op.kind === "binary" ? op.fn : op.kind === "reduce" ? `${op.fn}` : op.kind === "random" ? `random.${op.dist}` : op.kind
 
+/**
+ * A hash-consing key for an op's attributes. Plain JSON writes null for NaN, +∞ and −∞ alike (and 0
+ * for −0), which would merge a −∞ padding with a +∞ one; those values are spelled out instead.
+ */
+export const attributeKey = (op: object): string =>
+  JSON.stringify(op, (_, v: unknown) => (typeof v === "number" && (!Number.isFinite(v) || Object.is(v, -0)) ? `#${Object.is(v, -0) ? "-0" : v}` : v))
+
 /** Nodes reachable from `roots`, inputs before consumers. */
 export const topoSort = (roots: readonly Node[]): Node[] => {
   const seen = new Set<number>()

@@ -180,7 +180,9 @@ const toTensor = (x: TensorLike): Tensor => (typeof x === "number" ? constant(x)
 const unaryResultType = (fn: UnaryOp, dtype: DType): DType => (fn === "not" ? "bool" : fn === "neg" || fn === "abs" || fn === "sign" ? dtype : "f32")
 
 export const unary = (fn: UnaryOp, x: Tensor): Tensor => {
-  const input = fn === "not" || x.dtype !== "bool" ? x : x.cast("f32")
+  // Float-valued ops read f32 (WGSL's exp, sqrt, … have no integer overloads); neg/abs/sign keep an
+  // integer type; `not` reads bool.
+  const input = fn === "not" ? x.cast("bool") : x.dtype === "bool" || unaryResultType(fn, x.dtype) === "f32" ? x.cast("f32") : x
   return new Tensor(makeNode({ kind: "unary", fn }, [input.node], x.shape, unaryResultType(fn, input.dtype)))
 }
 
@@ -190,7 +192,8 @@ export const binary = (fn: BinaryOp, a: TensorLike, b: TensorLike): Tensor => {
   let [x, y] = [toTensor(a), toTensor(b)]
   const shape = broadcastShapes(fn, x.shape, y.shape)
   const logical = fn === "and" || fn === "or"
-  const common: DType = logical ? "bool" : promote(x.dtype, y.dtype) === "bool" ? "f32" : promote(x.dtype, y.dtype)
+  // pow is float-valued (WGSL has no integer pow); comparisons of bools compare 0/1 floats.
+  const common: DType = logical ? "bool" : fn === "pow" || promote(x.dtype, y.dtype) === "bool" ? "f32" : promote(x.dtype, y.dtype)
   x = x.cast(common).broadcastTo(shape)
   y = y.cast(common).broadcastTo(shape)
   const dtype: DType = comparisonOps.has(fn) || logical ? "bool" : common
@@ -211,10 +214,14 @@ const reduceShape = (shape: Shape, axes: readonly number[], keepdims: boolean): 
 
 export const reduce = (fn: ReduceOp, x: Tensor, axes: number | readonly number[] | undefined, keepdims: boolean): Tensor => {
   const ax = normalizeAxes(fn, axes, x.rank).filter((a) => x.shape[a] !== 1 || fn !== "max")
-  const source = x.dtype === "bool" ? x.cast("f32") : x
+  // logsumexp is float-valued whatever it reads (its accumulators are f32).
+  const source = x.dtype === "bool" || (fn === "logsumexp" && x.dtype !== "f32") ? x.cast("f32") : x
   const kept = ax.length === 0 ? source : new Tensor(makeNode({ kind: "reduce", fn, axes: ax }, [source.node], reduceShape(x.shape, ax, true), source.dtype))
   return keepdims ? kept : kept.reshape(reduceShape(x.shape, normalizeAxes(fn, axes, x.rank), false))
 }
+
+/** Parts one concat node joins (WebGPU guarantees 8 storage buffers per stage: 4 leaves room). */
+const maxConcatParts = 4
 
 /** Joins tensors along `axis`; all other dimensions must agree. */
 export const concat = (tensors: readonly Tensor[], axis = 0): Tensor => {
@@ -225,6 +232,12 @@ export const concat = (tensors: readonly Tensor[], axis = 0): Tensor => {
     if (t.rank !== first.rank || t.shape.some((d, i) => i !== ax && d !== first.shape[i]))
       throw shapeError("concat", tensors.map((u) => u.shape), `all dimensions except axis ${ax} must match`)
   if (tensors.length === 1) return first
+  // A kernel binds every part of a concat it computes: past a few parts, nest two halves so the
+  // schedule can materialise one half when a kernel would exceed the storage-buffer limit.
+  if (tensors.length > maxConcatParts) {
+    const half = Math.ceil(tensors.length / 2)
+    return concat([concat(tensors.slice(0, half), ax), concat(tensors.slice(half), ax)], ax)
+  }
   const shape = first.shape.map((d, i) => (i === ax ? tensors.reduce((n, t) => n + t.shape[ax]!, 0) : d))
   return new Tensor(makeNode({ kind: "concat", axis: ax }, tensors.map((t) => t.node), shape, first.dtype))
 }
@@ -294,10 +307,25 @@ const resolveReshape = (from: Shape, to: readonly number[]): number[] => {
   return resolved
 }
 
+/** conv2d's output shape for x [N, C, H, W] and w [O, C, kh, kw]; undefined if the channels differ. */
+const convOutputShape = (x: Shape, w: Shape, stride: number, padding: number): number[] | undefined =>
+  x.length === 4 && w.length === 4 && x[1] === w[1]
+    ? [x[0]!, w[0]!, Math.floor((x[2]! + 2 * padding - w[2]!) / stride) + 1, Math.floor((x[3]! + 2 * padding - w[3]!) / stride) + 1]
+    : undefined
+
 /** Gradient of conv2d w.r.t. its input: g [N, O, Ho, Wo], w [O, C, kh, kw] → [N, C, H, W]. */
-export const conv2dGradInput = (g: Tensor, w: Tensor, inputShape: Shape, stride: number, padding: number): Tensor =>
-  new Tensor(makeNode({ kind: "conv2dGradInput", stride, padding }, [g.node, w.node], inputShape, "f32"))
+export const conv2dGradInput = (g: Tensor, w: Tensor, inputShape: Shape, stride: number, padding: number): Tensor => {
+  // Checked because a mismatched g would otherwise be read with the wrong strides, silently.
+  const expected = convOutputShape(inputShape, w.shape, stride, padding)
+  if (!expected || !sameShape(g.shape, expected))
+    throw shapeError("conv2dGradInput", [g.shape, w.shape, inputShape], `g must have conv2d's output shape [${expected?.join(", ") ?? "?"}]`)
+  return new Tensor(makeNode({ kind: "conv2dGradInput", stride, padding }, [g.node, w.node], inputShape, "f32"))
+}
 
 /** Gradient of conv2d w.r.t. its weight: x [N, C, H, W], g [N, O, Ho, Wo] → [O, C, kh, kw]. */
-export const conv2dGradWeight = (x: Tensor, g: Tensor, weightShape: Shape, stride: number, padding: number): Tensor =>
-  new Tensor(makeNode({ kind: "conv2dGradWeight", stride, padding }, [x.node, g.node], weightShape, "f32"))
+export const conv2dGradWeight = (x: Tensor, g: Tensor, weightShape: Shape, stride: number, padding: number): Tensor => {
+  const expected = convOutputShape(x.shape, weightShape, stride, padding)
+  if (!expected || !sameShape(g.shape, expected))
+    throw shapeError("conv2dGradWeight", [x.shape, g.shape, weightShape], `g must have conv2d's output shape [${expected?.join(", ") ?? "?"}]`)
+  return new Tensor(makeNode({ kind: "conv2dGradWeight", stride, padding }, [x.node, g.node], weightShape, "f32"))
+}

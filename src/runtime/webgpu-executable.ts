@@ -57,7 +57,10 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promis
     if (!out) throw programError("read", `no output named "${name}" (outputs: ${program.outputs.map((o) => o.name).join(", ")})`)
     return out
   }
+  // The validation result of the latest run; earlier ones resolve first (scopes pop in order).
+  let pending: Promise<void> = Promise.resolve()
   const check = async () => {
+    await pending
     if (firstError) throw firstError
   }
 
@@ -89,7 +92,7 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promis
       }
       pass.end()
       device.queue.submit([encoder.finish()])
-      device.popErrorScope().then((e) => {
+      pending = device.popErrorScope().then((e) => {
         if (e && !firstError) firstError = new Validation({ operation: "run", message: `run: ${e.message}` })
       })
     },
