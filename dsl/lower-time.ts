@@ -38,15 +38,97 @@ export const timeToTensor = (expr: TimeExpr, t: Tensor): Tensor => {
       case "table": return interpolate(e.values, e.t0, e.t1, lower(e.at))
     }
   }
-  /** c − c·eˣ as −c·expm1(x): in float32, 1 − e^(−1e-6) would keep only one significant digit. */
+  /**
+   * Σⱼ cⱼ·e^{j·x} with Σⱼ cⱼ = 0 (c − c·eˣ, subVP's 1 − 2e^{−B} + e^{−2B}, …) as a polynomial in
+   * u = expm1(x) without its constant term: in float32, 1 − e^(−1e-6) keeps one significant digit and
+   * subVP's variance B² ≈ 1e-10 at t = 1e-5 would come out negative. Horner in u keeps full precision.
+   */
   const stableAdd = (e: Extract<TimeExpr, { kind: "add" }>): Tensor | undefined => {
-    if (e.terms.length !== 2) return undefined
-    const [c, other] = e.terms[0]!.kind === "const" ? e.terms : [e.terms[1]!, e.terms[0]!]
-    const scaled = scaledExp(other!)
-    if (c!.kind !== "const" || !scaled || c.value !== -scaled.k) return undefined
-    return lower(scaled.arg).expm1().mul(scaled.k)
+    const poly = expPolynomial(e)
+    if (!poly) return undefined
+    const u = lower(poly.base).expm1()
+    // a_p = Σⱼ cⱼ·C(j, p): the coefficient of u^p in Σⱼ cⱼ(1 + u)^j; a_0 = Σⱼ cⱼ = 0 by construction.
+    const degree = Math.max(...poly.terms.map((term) => term.j))
+    const coefficients = Array.from({ length: degree + 1 }, (_, p) => poly.terms.reduce((a, term) => a + term.c * binomial(term.j, p), 0))
+    let result: Tensor | undefined
+    for (let p = degree; p >= 1; p--) {
+      const a = coefficients[p]!
+      result = result ? result.add(a).mul(u) : u.mul(a)
+    }
+    return result
   }
   return lower(expr)
+}
+
+/** C(n, k), 0 when k > n. */
+const binomial = (n: number, k: number): number => {
+  let r = 1
+  for (let i = 1; i <= k; i++) r = (r * (n - k + i)) / i
+  return k > n ? 0 : r
+}
+
+/** Σⱼ cⱼ·e^{j·base} (j = 0, 1, 2, … small whole multiples) when `e` is such a sum whose cⱼ cancel. */
+const expPolynomial = (e: Extract<TimeExpr, { kind: "add" }>): { base: TimeExpr; terms: { c: number; j: number }[] } | undefined => {
+  const parts: { c: number; arg?: TimeExpr }[] = []
+  for (const term of e.terms) {
+    if (term.kind === "const") parts.push({ c: term.value })
+    else {
+      const scaled = scaledExp(term)
+      if (!scaled) return undefined
+      parts.push({ c: scaled.k, arg: scaled.arg })
+    }
+  }
+  const exps = parts.filter((p) => p.arg)
+  const constants = parts.filter((p) => !p.arg).reduce((a, p) => a + p.c, 0)
+  if (exps.length === 0) return undefined
+  // The base is the exponent of smallest magnitude; every other must be a whole multiple of it.
+  const forms = exps.map((p) => ({ c: p.c, arg: p.arg!, form: linearForm(p.arg!) }))
+  const scale = (f: Map<string, number>) => Math.max(...[...f.values()].map(Math.abs))
+  const base = forms.reduce((a, b) => (scale(b.form) < scale(a.form) ? b : a))
+  const terms: { c: number; j: number }[] = [{ c: constants, j: 0 }]
+  for (const p of forms) {
+    const j = multipleOf(p.form, base.form)
+    if (j === undefined) return undefined
+    terms.push({ c: p.c, j })
+  }
+  const total = terms.reduce((a, term) => a + term.c, 0)
+  const size = terms.reduce((a, term) => a + Math.abs(term.c), 0)
+  // Only a sum that cancels at x = 0 loses digits; anything else lowers as written.
+  if (!(Math.abs(total) <= 1e-12 * size)) return undefined
+  return { base: base.arg, terms }
+}
+
+/** k when `form` = k·`base` for a whole k in 1…8 (exponents written as Σ coefficient·monomial). */
+const multipleOf = (form: Map<string, number>, base: Map<string, number>): number | undefined => {
+  if (form.size !== base.size) return undefined
+  let k: number | undefined
+  for (const [key, c] of form) {
+    const b = base.get(key)
+    if (b === undefined || b === 0) return undefined
+    const ratio = c / b
+    if (k === undefined) k = Math.round(ratio)
+    if (!(k >= 1 && k <= 8) || Math.abs(ratio - k) > 1e-12 * k) return undefined
+  }
+  return k
+}
+
+/** `e` as Σ coefficient·monomial, a monomial keyed by its non-constant factors' ids. */
+const linearForm = (e: TimeExpr): Map<string, number> => {
+  const out = new Map<string, number>()
+  const put = (key: string, c: number) => out.set(key, (out.get(key) ?? 0) + c)
+  const visit = (x: TimeExpr, c: number): void => {
+    if (x.kind === "add") for (const term of x.terms) visit(term, c)
+    else if (x.kind === "neg") visit(x.arg, -c)
+    else if (x.kind === "const") put("1", c * x.value)
+    else if (x.kind === "mul") {
+      const k = x.factors.reduce((a, f) => (f.kind === "const" ? a * f.value : a), c)
+      const rest = x.factors.filter((f) => f.kind !== "const")
+      if (rest.length === 1) visit(rest[0]!, k)
+      else put(rest.map((f) => f.id).sort((a, b) => a - b).join("*"), k)
+    } else put(String(x.id), c)
+  }
+  visit(e, 1)
+  return out
 }
 
 /** (k, x) when `e` is k·eˣ (as exp x, neg(exp x) or k·exp x). */

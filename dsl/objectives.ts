@@ -7,7 +7,7 @@
  *  - bits/dim.
  * All return per-sample tensors [N]; noise and t are drawn inside the kernels.
  */
-import { normal, rademacher, vjp, type Tensor } from "../src/index.ts"
+import { normal, rademacher, vjp, where, type Tensor } from "../src/index.ts"
 import { invalid } from "./errors.ts"
 import { sampleTimes, uniformTime, type TimeSampling } from "./importance.ts"
 import { aOf, type DriftModel } from "./reverse.ts"
@@ -22,7 +22,8 @@ export interface DsmOptions {
   /**
    * "none": ½‖std·s + z‖² (the usual ε-prediction loss; with importance-sampled t this is sdeflow's
    * "debiased" DSM, proportional to the ELBO). "likelihood": ½‖a + g·z/std‖²/q(t), an unbiased
-   * estimate of the ELBO's score term under any time sampling.
+   * estimate of ∫_ε^T ½E‖a + g·z/std‖² dt (the ELBO's score term up to a constant) under either time
+   * sampling: importance-sampled times below ε get weight 0 (see `dsm`).
    */
   readonly weighting?: "none" | "likelihood"
 }
@@ -30,14 +31,19 @@ export interface DsmOptions {
 /** Per-sample DSM loss [N] for data x0 [N, …]. */
 export const dsm = (sde: LinearSde, model: DriftModel, x0: Tensor, options: DsmOptions = {}): Tensor => {
   const n = x0.shape[0]!
-  const { t, weight } = sampleTimes(sde, options.t ?? uniformTime(), n)
+  const sampling = options.t ?? uniformTime()
+  const { t, weight } = sampleTimes(sde, sampling, n)
   const z = normal(x0.shape)
   const xt = perturb(sde, x0, t, z)
   const a = aOf(sde, model, xt, t)
   const std = coefficient(sde.marginals.std, t, x0)
   const g = diffusion(sde, x0, t)
   if ((options.weighting ?? "none") === "none") return a.mul(std).div(g).add(z).square().sum(sampleAxes(x0)).mul(0.5)
-  return a.add(g.mul(z).div(std)).square().sum(sampleAxes(x0)).mul(0.5).mul(weight)
+  // The target g·z/std grows like t^(−1/2), so ∫₀^ε of its square diverges: importance sampling's flat
+  // part below ε would turn the estimate into one of infinite mean (heavy-tailed, growing with N).
+  // Only [ε, T] is estimated, under uniform and importance sampling alike.
+  const inRange = where(t.ge(sampling.eps), weight, 0)
+  return a.add(g.mul(z).div(std)).square().sum(sampleAxes(x0)).mul(0.5).mul(inRange)
 }
 
 export interface ElboOptions {
@@ -48,7 +54,10 @@ export interface ElboOptions {
   readonly probes?: number
   /**
    * "analytic+hutchinson" (default): ∇·μ = g·∇·a − f(t)·D with only ∇·a probed;
-   * "hutchinson": the whole ∇·μ probed (higher variance; kept to measure the difference).
+   * "hutchinson": the whole ∇·μ probed. With Rademacher probes the two are identical (εᵀ(cI)ε = c·D
+   * exactly); with Gaussian probes neither always wins: the extra term −f·(‖ε‖² − D) is negatively
+   * correlated with a good VP score's probe term (the linear drift's Jacobian partly cancels it), so
+   * near the true score "hutchinson" has the lower variance, far from it "analytic+hutchinson".
    */
   readonly divergence?: "analytic+hutchinson" | "hutchinson"
 }

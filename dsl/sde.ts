@@ -34,10 +34,15 @@ export interface LinearSdeSpec {
 
 const lift = (x: TimeLike): TimeExpr => (typeof x === "number" ? constant(x) : x)
 
+/** Returns T when it is a usable horizon (finite, > 0); throws InvalidOption "T" otherwise. */
+export const checkHorizon = (T: number): number => {
+  if (!(Number.isFinite(T) && T > 0)) throw invalid("T", T, "the horizon must be finite and > 0")
+  return T
+}
+
 /** dx = f(t)·x dt + g(t) dW on [0, T], with its marginals derived. */
 export const linearSde = (spec: LinearSdeSpec): LinearSde => {
-  const T = spec.T ?? 1
-  if (!(Number.isFinite(T) && T > 0)) throw invalid("T", T, "the horizon must be finite and > 0")
+  const T = checkHorizon(spec.T ?? 1)
   const [f, g] = [lift(spec.f), lift(spec.g)]
   const marginals = linearMarginals({ f, g, T, quadrature: spec.quadrature })
   const priorVariance = evaluate(marginals.variance, T) + evaluate(marginals.meanWeight, T) ** 2

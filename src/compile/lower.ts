@@ -14,15 +14,39 @@ export interface LoweredKernel {
   readonly value: Scalar
   /** Graph nodes computed inside this kernel (for `explain`). */
   readonly fused: readonly Node[]
-  /** Matmuls computed in this kernel, with the reduce node holding each one's value. */
-  readonly matmuls: readonly { readonly node: Node; readonly value: Scalar }[]
+  /** Contractions computed in this kernel: the reduce node holding each one's value. */
+  readonly contractions: readonly Contraction[]
+}
+
+/**
+ * A contraction seen as C[row, col] = Σ_k A[row, k]·B[k, col]: element loaders written over the
+ * externals `row`, `col` and `k`, and where C[row, col] lands in the output (`out`, over row and col).
+ * Convolutions become implicit GEMMs this way (no im2col buffer).
+ */
+export interface GemmView {
+  readonly m: number
+  readonly n: number
+  readonly k: number
+  readonly a: Scalar
+  readonly b: Scalar
+  readonly out: Scalar
+}
+
+export interface Contraction {
+  readonly node: Node
+  readonly value: Scalar
+  readonly gemm?: GemmView
 }
 
 /** Lowers `root` given how each materialised node (other than `root`) is read. */
 export const lowerKernel = (b: ScalarBuilder, root: Node, sourceOf: (node: Node) => Source | undefined): LoweredKernel => {
   const memo = new Map<string, Scalar>()
   const fused = new Map<number, Node>()
-  const matmuls: { node: Node; value: Scalar }[] = []
+  const contractions: Contraction[] = []
+  const contraction = (node: Node, value: Scalar): Scalar => {
+    contractions.push({ node, value })
+    return value
+  }
 
   // Flat indices already known for a multi-index (from delinearising), so linearising it back is free.
   const knownFlat = new Map<string, Scalar>()
@@ -131,27 +155,25 @@ export const lowerKernel = (b: ScalarBuilder, root: Node, sourceOf: (node: Node)
       case "matmul": {
         const batch = idx.slice(0, -2)
         const [m, n] = idx.slice(-2) as [Scalar, Scalar]
-        const value = loop("sum", [x!.shape.at(-1)!], ([k]) => b.binary("mul", emit(x!, [...batch, m, k!]), emit(y!, [...batch, k!, n]), "f32"))
-        matmuls.push({ node, value })
-        return value
+        return contraction(node, loop("sum", [x!.shape.at(-1)!], ([k]) => b.binary("mul", emit(x!, [...batch, m, k!]), emit(y!, [...batch, k!, n]), "f32")))
       }
       case "conv2d": {
         const [n, o, oy, ox] = idx as [Scalar, Scalar, Scalar, Scalar]
         const [, c, h, w] = x!.shape as [number, number, number, number]
         const [, , kh, kw] = y!.shape as [number, number, number, number]
-        return loop("sum", [c, kh, kw], ([ci, ky, kx]) => {
+        return contraction(node, loop("sum", [c, kh, kw], ([ci, ky, kx]) => {
           const iy = b.sub(b.add(b.mul(oy, b.int(op.stride)), ky!), b.int(op.padding))
           const ix = b.sub(b.add(b.mul(ox, b.int(op.stride)), kx!), b.int(op.padding))
           const product = b.binary("mul", emit(x!, [n, ci!, iy, ix]), emit(y!, [o, ci!, ky!, kx!]), "f32")
           return b.select(b.and(within(iy, h), within(ix, w)), product, b.const(0))
-        })
+        }))
       }
       case "conv2dGradInput": {
         const [n, c, ih, iw] = idx as [Scalar, Scalar, Scalar, Scalar]
         const [, o, ho, wo] = x!.shape as [number, number, number, number]
         const [, , kh, kw] = y!.shape as [number, number, number, number]
         const s = op.stride
-        return loop("sum", [o, kh, kw], ([oi, ky, kx]) => {
+        return contraction(node, loop("sum", [o, kh, kw], ([oi, ky, kx]) => {
           const ty = b.sub(b.add(ih, b.int(op.padding)), ky!)
           const tx = b.sub(b.add(iw, b.int(op.padding)), kx!)
           const [gy, gx] = [b.idiv(ty, s), b.idiv(tx, s)]
@@ -159,22 +181,77 @@ export const lowerKernel = (b: ScalarBuilder, root: Node, sourceOf: (node: Node)
           if (s > 1) ok = b.and(ok, b.and(b.binary("eq", b.mod(ty, s), b.int(0), "bool"), b.binary("eq", b.mod(tx, s), b.int(0), "bool")))
           const product = b.binary("mul", emit(x!, [n, oi!, gy, gx]), emit(y!, [oi!, c, ky!, kx!]), "f32")
           return b.select(ok, product, b.const(0))
-        })
+        }))
       }
       case "conv2dGradWeight": {
         const [o, c, ky, kx] = idx as [Scalar, Scalar, Scalar, Scalar]
         const [, , h, w] = x!.shape as [number, number, number, number]
         const [bn, , ho, wo] = y!.shape as [number, number, number, number]
-        return loop("sum", [bn, ho, wo], ([ni, oy, ox]) => {
+        return contraction(node, loop("sum", [bn, ho, wo], ([ni, oy, ox]) => {
           const iy = b.sub(b.add(b.mul(oy!, b.int(op.stride)), ky), b.int(op.padding))
           const ix = b.sub(b.add(b.mul(ox!, b.int(op.stride)), kx), b.int(op.padding))
           const product = b.binary("mul", emit(y!, [ni!, o, oy!, ox!]), emit(x!, [ni!, c, iy, ix]), "f32")
           return b.select(b.and(within(iy, h), within(ix, w)), product, b.const(0))
-        })
+        }))
       }
     }
   }
 
+  /** The implicit-GEMM view of a convolution node (all three conv primitives). */
+  const convGemm = (node: Node): GemmView | undefined => {
+    const op = node.op
+    if (op.kind !== "conv2d" && op.kind !== "conv2dGradInput" && op.kind !== "conv2dGradWeight") return undefined
+    const [x, y] = node.inputs as [Node, Node]
+    const [row, col, k] = [b.external("row", "i32"), b.external("col", "i32"), b.external("k", "i32")]
+    const { stride: s, padding: p } = op
+    const at = (i: Scalar, scale: Scalar | number, offset: Scalar, pad: number) => b.sub(b.add(typeof scale === "number" ? b.mul(i, b.int(scale)) : scale, offset), b.int(pad))
+    if (op.kind === "conv2d") {
+      const [n, c, h, w] = x.shape as [number, number, number, number]
+      const [o, , kh, kw] = y.shape as [number, number, number, number]
+      const [, , ho, wo] = node.shape as [number, number, number, number]
+      const [ni, oy, ox] = delinearize(col, [n, ho, wo])
+      const [ci, ky, kx] = delinearize(k, [c, kh, kw])
+      const [iy, ix] = [at(oy!, s, ky!, p), at(ox!, s, kx!, p)]
+      return {
+        m: o, n: n * ho * wo, k: c * kh * kw,
+        a: emit(y, [row, ci!, ky!, kx!]),
+        b: b.select(b.and(within(iy, h), within(ix, w)), emit(x, [ni!, ci!, iy, ix]), b.const(0)),
+        out: linearize([ni!, row, oy!, ox!], node.shape),
+      }
+    }
+    if (op.kind === "conv2dGradInput") {
+      const [n, c, h, w] = node.shape as [number, number, number, number]
+      const [, o, ho, wo] = x.shape as [number, number, number, number]
+      const [, , kh, kw] = y.shape as [number, number, number, number]
+      const [ni, ih, iw] = delinearize(col, [n, h, w])
+      const [oi, ky, kx] = delinearize(k, [o, kh, kw])
+      const ty = b.sub(b.add(ih!, b.int(p)), ky!)
+      const tx = b.sub(b.add(iw!, b.int(p)), kx!)
+      let ok = b.and(within(ty, ho * s), within(tx, wo * s))
+      if (s > 1) ok = b.and(ok, b.and(b.binary("eq", b.mod(ty, s), b.int(0), "bool"), b.binary("eq", b.mod(tx, s), b.int(0), "bool")))
+      return {
+        m: c, n: n * h * w, k: o * kh * kw,
+        a: emit(y, [oi!, row, ky!, kx!]),
+        b: b.select(ok, emit(x, [ni!, oi!, b.idiv(ty, s), b.idiv(tx, s)]), b.const(0)),
+        out: linearize([ni!, row, ih!, iw!], node.shape),
+      }
+    }
+    const [, c, h, w] = x.shape as [number, number, number, number]
+    const [n, o, ho, wo] = y.shape as [number, number, number, number]
+    const [, , kh, kw] = node.shape as [number, number, number, number]
+    const [ni, oy, ox] = delinearize(k, [n, ho, wo])
+    const [ci, ky, kx] = delinearize(col, [c, kh, kw])
+    const [iy, ix] = [at(oy!, s, ky!, p), at(ox!, s, kx!, p)]
+    return {
+      m: o, n: c * kh * kw, k: n * ho * wo,
+      a: emit(y, [ni!, row, oy!, ox!]),
+      b: b.select(b.and(within(iy, h), within(ix, w)), emit(x, [ni!, ci!, iy, ix]), b.const(0)),
+      out: linearize([row, ci!, ky!, kx!], node.shape),
+    }
+  }
+
   const value = emit(root, delinearize(b.gid(), root.shape))
-  return { value, fused: [...fused.values()], matmuls }
+  // Convolution reduces were registered while emitting; attach their GEMM views now.
+  const withViews = contractions.map((c) => (c.node.op.kind === "matmul" ? c : { ...c, gemm: convGemm(c.node)! }))
+  return { value, fused: [...fused.values()], contractions: withViews }
 }

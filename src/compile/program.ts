@@ -5,7 +5,7 @@
 import { makeNode, opName, topoSort, type DType, type Node } from "../ir/node.ts"
 import { programError } from "../ir/errors.ts"
 import { sizeOf, type Shape } from "../ir/shape.ts"
-import { lowerKernel, type Source } from "./lower.ts"
+import { lowerKernel, type Contraction, type Source } from "./lower.ts"
 import { ScalarBuilder, scalarOrder, type Scalar } from "./scalar.ts"
 import { isSource, schedule } from "./schedule.ts"
 import { simplify } from "./simplify.ts"
@@ -113,8 +113,8 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
       }
       return { kind: "binding", binding }
     }
-    const { value, fused, matmuls } = lowerKernel(builder, root, sourceOf)
-    const tiled = matmuls.length === 1 ? tiledPlan(builder, value, matmuls[0]!, (n) => materialised.has(n.id) && !uniformOf.has(n.id), sourceOf) : undefined
+    const { value, fused, contractions } = lowerKernel(builder, root, sourceOf)
+    const tiled = contractions.length === 1 ? tiledPlan(builder, value, contractions[0]!, (n) => materialised.has(n.id) && !uniformOf.has(n.id), sourceOf) : undefined
     const ops = fused.filter((n) => !["const", "reshape", "expand", "detach"].includes(n.op.kind)).sort((a, b) => a.id - b.id).map((n) => opName(n.op))
     const threads = sizeOf(root.shape)
     return {
@@ -148,15 +148,20 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
   }
 }
 
-/** The tiled-template plan for a kernel whose one matmul is at top level with strided operands. */
+/**
+ * The tiled-template plan for a kernel whose one contraction is at top level: a matmul with strided
+ * operands, or a convolution through its implicit-GEMM loaders.
+ */
 const tiledPlan = (
   builder: ScalarBuilder,
   value: Scalar,
-  matmul: { readonly node: Node; readonly value: Scalar },
+  matmul: Contraction,
   isMaterialised: (n: Node) => boolean,
   sourceOf: (n: Node) => Source | undefined,
 ): TiledMatmul | undefined => {
   if (matmul.value.loops.size > 0) return undefined
+  const epilogue = builder.substitute(value, matmul.value, builder.external("acc", "f32"))
+  if (matmul.gemm) return { batchShape: [], m: matmul.gemm.m, n: matmul.gemm.n, k: matmul.gemm.k, gemm: matmul.gemm, epilogue }
   const [x, y] = matmul.node.inputs as [Node, Node]
   const [a, b] = [stridedView(x, isMaterialised), stridedView(y, isMaterialised)]
   if (!a || !b) return undefined
@@ -170,7 +175,7 @@ const tiledPlan = (
     k: x.shape.at(-1)!,
     a: { binding: sa.binding, view: a },
     b: { binding: sb.binding, view: b },
-    epilogue: builder.substitute(value, matmul.value, builder.external("acc", "f32")),
+    epilogue,
   }
 }
 

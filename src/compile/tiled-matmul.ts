@@ -10,6 +10,7 @@ import type { Kernel, Program } from "./program.ts"
 import { renderBody } from "./render.ts"
 import type { Scalar } from "./scalar.ts"
 import type { StridedView } from "./strided.ts"
+import type { GemmView } from "./lower.ts"
 import { epilogueSyntax, storageType, wgslPrelude, randomPrelude, usesRandom } from "./wgsl.ts"
 
 /** What the template needs to know about the kernel's matmul. */
@@ -19,8 +20,10 @@ export interface TiledMatmul {
   readonly n: number
   readonly k: number
   /** Strided views (binding + offset + strides over [...batch, rows, cols]) of A [.., M, K] and B [.., K, N]. */
-  readonly a: { readonly binding: number; readonly view: StridedView }
-  readonly b: { readonly binding: number; readonly view: StridedView }
+  readonly a?: { readonly binding: number; readonly view: StridedView }
+  readonly b?: { readonly binding: number; readonly view: StridedView }
+  /** Or element loaders (convolutions as implicit GEMMs). */
+  readonly gemm?: GemmView
   /** The kernel value with the matmul replaced by the external `acc`: the epilogue. */
   readonly epilogue: Scalar
 }
@@ -64,9 +67,12 @@ const vec4Aligned = (view: StridedView, rank: number, contiguousAxis: number, ot
   view.strides[contiguousAxis] === 1 && extent % 4 === 0 && view.offset % 4 === 0 && view.strides[otherAxis]! % 4 === 0 && view.strides.slice(0, rank).every((s) => s % 4 === 0)
 
 export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatmul): string => {
+  if (t.gemm) return renderTiledGemm(program, kernel, t, t.gemm)
+  const a = t.a!
+  const bOperand = t.b!
   const rank = t.batchShape.length
-  const [aRow, aCol] = [t.a.view.strides[rank]!, t.a.view.strides[rank + 1]!]
-  const [bRow, bCol] = [t.b.view.strides[rank]!, t.b.view.strides[rank + 1]!]
+  const [aRow, aCol] = [a.view.strides[rank]!, a.view.strides[rank + 1]!]
+  const [bRow, bCol] = [bOperand.view.strides[rank]!, bOperand.view.strides[rank + 1]!]
   const { lines, result } = renderBody(t.epilogue, epilogueSyntax, "  ")
   const out = kernel.outputType === "bool" ? `select(0u, 1u, ${result})` : result
   const uniformVecs = Math.max(1, Math.ceil(program.uniforms.length / 4))
@@ -74,24 +80,24 @@ export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatm
   const cols = Array.from({ length: TILE_N }, (_, j) => j)
   // vec4 loads (one 16-byte load per 4 elements) when an operand is contiguous and 16-byte aligned.
   const scalarOnly = epilogueBindings(t.epilogue)
-  const vecB = t.a.binding !== t.b.binding && !scalarOnly.has(t.b.binding) && vec4Aligned(t.b.view, rank, rank + 1, rank, t.n)
-  const vecA = vecB && !scalarOnly.has(t.a.binding) && vec4Aligned(t.a.view, rank, rank + 1, rank, t.k)
+  const vecB = a.binding !== bOperand.binding && !scalarOnly.has(bOperand.binding) && vec4Aligned(bOperand.view, rank, rank + 1, rank, t.n)
+  const vecA = vecB && !scalarOnly.has(a.binding) && vec4Aligned(a.view, rank, rank + 1, rank, t.k)
   const elementType = (binding: number, slot: number) =>
-    (binding === t.a.binding && vecA) || (binding === t.b.binding && vecB) ? "vec4<f32>" : storageType(program.slots[slot]!.dtype)
+    (binding === a.binding && vecA) || (binding === bOperand.binding && vecB) ? "vec4<f32>" : storageType(program.slots[slot]!.dtype)
   const loop = vecA
     ? [
         `  for (var k: i32 = 0; k < ${t.k / 4}; k++) {`,
-        ...rows.map((r) => `    let b${r} = in${t.b.binding}[(b_col0 + (4 * k + ${r}) * ${bRow}) / 4];`),
-        ...rows.map((i) => `    let a${i} = in${t.a.binding}[a_row${i} / 4 + k];`),
+        ...rows.map((r) => `    let b${r} = in${bOperand.binding}[(b_col0 + (4 * k + ${r}) * ${bRow}) / 4];`),
+        ...rows.map((i) => `    let a${i} = in${a.binding}[a_row${i} / 4 + k];`),
         ...rows.map((i) => `    acc${i} = fma(vec4<f32>(a${i}.x), b0, fma(vec4<f32>(a${i}.y), b1, fma(vec4<f32>(a${i}.z), b2, fma(vec4<f32>(a${i}.w), b3, acc${i}))));`),
         `  }`,
       ]
     : [
         `  for (var k: i32 = 0; k < ${t.k}; k++) {`,
         vecB
-          ? `    let b = in${t.b.binding}[(b_col0 + k * ${bRow}) / 4];`
-          : `    let b = vec${TILE_N}<f32>(${cols.map((j) => `in${t.b.binding}[b_col${j} + k * ${bRow}]`).join(", ")});`,
-        ...rows.map((i) => `    acc${i} = fma(vec${TILE_N}<f32>(in${t.a.binding}[a_row${i} + k * ${aCol}]), b, acc${i});`),
+          ? `    let b = in${bOperand.binding}[(b_col0 + k * ${bRow}) / 4];`
+          : `    let b = vec${TILE_N}<f32>(${cols.map((j) => `in${bOperand.binding}[b_col${j} + k * ${bRow}]`).join(", ")});`,
+        ...rows.map((i) => `    acc${i} = fma(vec${TILE_N}<f32>(in${a.binding}[a_row${i} + k * ${aCol}]), b, acc${i});`),
         `  }`,
       ]
   return [
@@ -112,8 +118,8 @@ export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatm
     `  let col0 = i32(id.x) * ${TILE_N};`,
     `  if (row0 >= ${t.m} || col0 >= ${t.n}) { return; }`,
     `  let z = i32(id.z);`,
-    `  let a_base = ${batchOffset(t, t.a.view)};`,
-    `  let b_base = ${batchOffset(t, t.b.view)};`,
+    `  let a_base = ${batchOffset(t, a.view)};`,
+    `  let b_base = ${batchOffset(t, bOperand.view)};`,
     `  // Edge tiles clamp their row/column (loads stay in bounds; the extra results are not stored).`,
     ...rows.map((i) => `  let a_row${i} = a_base + min(row0 + ${i}, ${t.m - 1}) * ${aRow};`),
     ...(vecB ? [`  let b_col0 = b_base + col0;`] : cols.map((j) => `  let b_col${j} = b_base + min(col0 + ${j}, ${t.n - 1}) * ${bCol};`)),
@@ -122,6 +128,64 @@ export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatm
     `  let out_base = z * ${t.m * t.n};`,
     ...rows.flatMap((i) =>
       cols.map((j) => `  if (row0 + ${i} < ${t.m} && col0 + ${j} < ${t.n}) { let g = out_base + (row0 + ${i}) * ${t.n} + col0 + ${j}; out[g] = epilogue(g, acc${i}[${j}]); }`),
+    ),
+    `}`,
+    ``,
+  ].join("\n")
+}
+
+/** Shared declarations: bindings (all scalar element types), uniforms, prelude, the epilogue function. */
+const header = (program: Program, kernel: Kernel, t: TiledMatmul, title: string): string[] => {
+  const { lines, result } = renderBody(t.epilogue, epilogueSyntax, "  ")
+  const out = kernel.outputType === "bool" ? `select(0u, 1u, ${result})` : result
+  return [
+    `// sdeflow kernel: ${title}; epilogue [${kernel.ops.join(", ")}]`,
+    ...kernel.reads.map((slot, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(program.slots[slot]!.dtype)}>;`),
+    `@group(0) @binding(${kernel.reads.length}) var<storage, read_write> out: array<${storageType(kernel.outputType)}>;`,
+    `@group(0) @binding(${kernel.reads.length + 1}) var<uniform> u: array<vec4<u32>, ${Math.max(1, Math.ceil(program.uniforms.length / 4))}>;`,
+    wgslPrelude,
+    ...(usesRandom(t.epilogue) ? [philoxWgsl, randomPrelude] : []),
+    `fn epilogue(gid: i32, acc: f32) -> ${storageType(kernel.outputType)} {`,
+    ...lines,
+    `  return ${out};`,
+    `}`,
+  ]
+}
+
+/** A scalar DAG over externals as a WGSL function with those parameters. */
+const loaderFunction = (name: string, params: readonly string[], value: Scalar, type: string): string[] => {
+  const { lines, result } = renderBody(value, epilogueSyntax, "  ")
+  return [`fn ${name}(${params.map((p) => `${p}: i32`).join(", ")}) -> ${type} {`, ...lines, `  return ${result};`, `}`]
+}
+
+/**
+ * The loader form: C[row, col] = Σ_k load_a(row, k)·load_b(k, col), stored at out_index(row, col).
+ * Convolutions use it with their im2col indexing folded into load_b — no im2col buffer is built.
+ */
+const renderTiledGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: GemmView): string => {
+  const rows = Array.from({ length: TILE_M }, (_, i) => i)
+  const cols = Array.from({ length: TILE_N }, (_, j) => j)
+  return [
+    ...header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${TILE_M}×${TILE_N} per thread`),
+    ...loaderFunction("load_a", ["row", "k"], g.a, "f32"),
+    ...loaderFunction("load_b", ["k", "col"], g.b, "f32"),
+    ...loaderFunction("out_index", ["row", "col"], g.out, "i32"),
+    ``,
+    `@compute @workgroup_size(${WG_X}, ${WG_Y})`,
+    `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
+    `  let first_row = i32(id.y) * ${TILE_M};`,
+    `  let first_col = i32(id.x) * ${TILE_N};`,
+    `  if (first_row >= ${g.m} || first_col >= ${g.n}) { return; }`,
+    `  // Edge tiles clamp their row/column (loads stay in bounds; the extra results are not stored).`,
+    ...rows.map((i) => `  let row${i} = min(first_row + ${i}, ${g.m - 1});`),
+    ...cols.map((j) => `  let col${j} = min(first_col + ${j}, ${g.n - 1});`),
+    ...rows.map((i) => `  var acc${i} = vec${TILE_N}<f32>(0.0);`),
+    `  for (var k: i32 = 0; k < ${g.k}; k++) {`,
+    `    let b = vec${TILE_N}<f32>(${cols.map((j) => `load_b(k, col${j})`).join(", ")});`,
+    ...rows.map((i) => `    acc${i} = fma(vec${TILE_N}<f32>(load_a(row${i}, k)), b, acc${i});`),
+    `  }`,
+    ...rows.flatMap((i) =>
+      cols.map((j) => `  if (first_row + ${i} < ${g.m} && first_col + ${j} < ${g.n}) { let g = out_index(row${i}, col${j}); out[g] = epilogue(g, acc${i}[${j}]); }`),
     ),
     `}`,
     ``,

@@ -2,7 +2,7 @@
 import { compileJsKernel, type KernelFn, type Precision } from "../compile/js.ts"
 import type { DType } from "../ir/node.ts"
 import type { Program } from "../compile/program.ts"
-import { checkInputs, isDeviceValue, packUniforms, type DeviceValue, type Executable, type InputValue, type RunOptions } from "./executable.ts"
+import { checkInputs, isDeviceValue, packUniforms, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
 import { programError } from "../ir/errors.ts"
 
 type Storage = Float32Array | Float64Array | Int32Array | Uint32Array
@@ -21,25 +21,39 @@ export const cpuExecutable = (program: Program, precision: Precision = "f64"): E
     return out
   }
 
+  /** Runs every kernel in order; with `timed`, returns each kernel's wall-clock time. */
+  const execute = (inputs: Readonly<Record<string, InputValue>>, options: RunOptions, timed = false): KernelTime[] => {
+    checkInputs(program, inputs)
+    for (const input of program.inputs) {
+      if (input.place.kind !== "buffer") continue
+      const value = inputs[input.name] as Exclude<InputValue, number>
+      const source = isDeviceValue(value) ? value.array! : value
+      slots[input.place.slot]!.set(source as ArrayLike<number>)
+    }
+    const words = packUniforms(program, inputs, options)
+    const floats: Float32Array | Float64Array = precision === "f64" ? new Float64Array(words.length) : new Float32Array(words.buffer)
+    if (precision === "f64")
+      program.uniforms.forEach((u, slot) => {
+        if (u.dtype === "f32") floats[slot] = inputs[u.name] as number
+      })
+    const ints = new Int32Array(words.buffer)
+    const times: KernelTime[] = []
+    program.kernels.forEach((k, i) => {
+      const start = timed ? performance.now() : 0
+      kernels[i]!(k.reads.map((s) => slots[s]!), slots[k.write]!, words, floats as Float32Array, ints)
+      if (timed) times.push({ name: k.name, ms: performance.now() - start })
+    })
+    return times
+  }
+
   return {
     backend: "cpu",
     program,
     run(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}) {
-      checkInputs(program, inputs)
-      for (const input of program.inputs) {
-        if (input.place.kind !== "buffer") continue
-        const value = inputs[input.name] as Exclude<InputValue, number>
-        const source = isDeviceValue(value) ? value.array! : value
-        slots[input.place.slot]!.set(source as ArrayLike<number>)
-      }
-      const words = packUniforms(program, inputs, options)
-      const floats: Float32Array | Float64Array = precision === "f64" ? new Float64Array(words.length) : new Float32Array(words.buffer)
-      if (precision === "f64")
-        program.uniforms.forEach((u, slot) => {
-          if (u.dtype === "f32") floats[slot] = inputs[u.name] as number
-        })
-      const ints = new Int32Array(words.buffer)
-      program.kernels.forEach((k, i) => kernels[i]!(k.reads.map((s) => slots[s]!), slots[k.write]!, words, floats as Float32Array, ints))
+      execute(inputs, options)
+    },
+    async profile(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}): Promise<readonly KernelTime[]> {
+      return execute(inputs, options, true)
     },
     async read(name: string) {
       return slots[outputOf(name).slot]!.slice()

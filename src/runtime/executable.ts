@@ -18,6 +18,12 @@ export interface DeviceValue {
 
 export type InputValue = HostArray | number | DeviceValue
 
+/** Time of one kernel in a profiled run. */
+export interface KernelTime {
+  readonly name: string
+  readonly ms: number
+}
+
 export interface RunOptions {
   /** Key of every random node (default 0). */
   readonly seed?: number
@@ -36,6 +42,8 @@ export interface Executable {
   output(name: string): DeviceValue
   /** The value an input held in the last run: passing it back re-uses it with no copy at all. */
   input(name: string): DeviceValue
+  /** Runs once with each kernel timed (GPU timestamps when available, else wall clock on the CPU backend). */
+  profile(inputs: Readonly<Record<string, InputValue>>, options?: RunOptions): Promise<readonly KernelTime[]>
   /** Fills every non-input buffer with NaN bits, so any element a kernel fails to write shows. */
   poison(): void
   /** Rejects with the first validation error of any run so far (WebGPU), resolves otherwise. */

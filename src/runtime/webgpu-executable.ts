@@ -10,7 +10,8 @@ import { readback } from "./buffers.ts"
 import { Usage } from "./flags.ts"
 import type { GpuHandle } from "./gpu.ts"
 import type { BindingKind } from "./pipelines.ts"
-import { checkInputs, isDeviceValue, packUniforms, type DeviceValue, type Executable, type InputValue, type RunOptions } from "./executable.ts"
+import { checkInputs, isDeviceValue, packUniforms, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
+import { PassTimer } from "./timing.ts"
 import { Validation } from "./errors.ts"
 
 const SLOT_USAGE = Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST
@@ -64,10 +65,8 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promis
     if (firstError) throw firstError
   }
 
-  return {
-    backend: "webgpu",
-    program,
-    run(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}) {
+  /** Records one run: input copies, uniforms, every kernel; submits; checks validity asynchronously. */
+  const record = (inputs: Readonly<Record<string, InputValue>>, options: RunOptions, timer?: PassTimer): void => {
       if (destroyed) throw programError("run", "the executable was destroyed")
       checkInputs(program, inputs)
       device.pushErrorScope("validation")
@@ -84,17 +83,42 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promis
         }
       }
       device.queue.writeBuffer(uniformBuffer, 0, packUniforms(program, inputs, options))
-      const pass = encoder.beginComputePass()
-      for (const step of steps) {
+      // One pass for the whole program; a profiled run gives each kernel its own timed pass.
+      let pass = encoder.beginComputePass(timer ? { timestampWrites: timer.next()! } : {})
+      steps.forEach((step, i) => {
+        if (timer && i > 0) {
+          pass.end()
+          pass = encoder.beginComputePass({ timestampWrites: timer.next()! })
+        }
         pass.setPipeline(step.pipeline)
         pass.setBindGroup(0, step.bindGroup)
         pass.dispatchWorkgroups(step.grid[0], step.grid[1], step.grid[2])
-      }
+      })
       pass.end()
+      timer?.resolveInto(encoder)
       device.queue.submit([encoder.finish()])
       pending = device.popErrorScope().then((e) => {
         if (e && !firstError) firstError = new Validation({ operation: "run", message: `run: ${e.message}` })
       })
+  }
+
+  return {
+    backend: "webgpu",
+    program,
+    run(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}) {
+      record(inputs, options)
+    },
+    async profile(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}): Promise<readonly KernelTime[]> {
+      if (!gpu.features.has("timestamp-query")) throw programError("profile", "the adapter has no timestamp-query feature")
+      const timer = new PassTimer(device, Math.max(1, steps.length))
+      try {
+        record(inputs, options, timer)
+        const times = await timer.read((buffer, bytes) => readback(device, buffer, bytes))
+        await check()
+        return times.map((ms, i) => ({ name: program.kernels[i]!.name, ms }))
+      } finally {
+        timer.destroy()
+      }
     },
     async read(name: string) {
       const out = outputOf(name)

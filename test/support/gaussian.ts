@@ -241,3 +241,17 @@ export const flowLogLikelihood = (sde: LinearSde, data: Gaussian2, eps: number, 
   const prior: Gaussian2 = { mean: [0, 0], cov: [sde.priorVariance, 0, sde.priorVariance] }
   return logDensity(prior, map.apply(xs)).map((l) => l + map.logDet)
 }
+
+/**
+ * ½E‖std·k·s + z‖² of `dsm` at time t for the score k·(exact score) (weighting "none"), or the same
+ * times g²/v (weighting "likelihood"): E‖std·k·s + z‖² = D − (2k − k²)·v·tr C⁻¹, minimal at k = 1.
+ */
+export const expectedDsmLoss = (sde: LinearSde, data: Gaussian2, t: number, scale: number, weighting: "none" | "likelihood"): number => {
+  const m2 = evaluate(sde.marginals.meanWeight, t) ** 2
+  const v = evaluate(sde.marginals.variance, t)
+  const [xx, xy, yy] = data.cov
+  const [a, b, d] = [m2 * xx + v, m2 * xy, m2 * yy + v]
+  const traceInverse = (a + d) / (a * d - b * b)
+  const loss = 0.5 * (2 - (2 * scale - scale * scale) * v * traceInverse)
+  return weighting === "none" ? loss : (loss * evaluate(sde.g, t) ** 2) / v
+}

@@ -1,0 +1,12 @@
+/** Neural-network layers and score networks: pure functions from (params, inputs) to graph. */
+export { mergeParams, param, parameterCount, qualify, specOf, type Layer, type ParamDecl, type ParamDecls, type ParamSpec, type Params } from "./module.ts"
+export { fans, initParams, initialValue, onesInit, referenceInit, varianceScaling, varianceScalingBound, zerosInit, type FanMode, type Init } from "./init.ts"
+export { dense, type DenseOptions } from "./dense.ts"
+export { conv2dLayer, type ConvOptions } from "./conv.ts"
+export { groupNorm, type GroupNormOptions } from "./group-norm.ts"
+export { averagePool2x, downsample, upsample, upsampleNearest2x } from "./resample.ts"
+export { selfAttention } from "./attention.ts"
+export { arange, sinusoidalEmbedding, timestepEmbedding } from "./timestep.ts"
+export { residualBlock } from "./res-block.ts"
+export { unet, type UNet, type UNetConfig } from "./unet.ts"
+export { mlp, type MlpConfig } from "./mlp.ts"

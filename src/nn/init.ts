@@ -1,0 +1,84 @@
+/**
+ * Parameter initialisation on the host, deterministic from (seed, parameter name): each parameter draws
+ * its own Philox stream keyed by a hash of its name, so adding or reordering parameters never changes
+ * the values of the others, and any parameter can be re-drawn alone.
+ */
+import { randomBits, uniformFromBits } from "../compile/philox.ts"
+import { sizeOf } from "../ir/shape.ts"
+import type { ParamDecls } from "./module.ts"
+
+/** Which fan a variance-scaling initialiser divides by (as TensorFlow's `variance_scaling`). */
+export type FanMode = "fan_in" | "fan_out" | "fan_avg"
+
+/** How one parameter starts. */
+export type Init =
+  | { readonly kind: "zeros" }
+  | { readonly kind: "ones" }
+  /** U(−b, b) with b = √(3·scale / fan): variance scale / fan. */
+  | { readonly kind: "varianceScaling"; readonly scale: number; readonly mode: FanMode }
+  /** U(−bound, bound), e.g. PyTorch's default `nn.Linear` init with bound 1/√fan_in. */
+  | { readonly kind: "uniform"; readonly bound: number }
+
+/** All zeros (biases, GroupNorm shift). */
+export const zerosInit: Init = { kind: "zeros" }
+/** All ones (GroupNorm scale). */
+export const onesInit: Init = { kind: "ones" }
+/** Variance-scaling uniform initialiser. */
+export const varianceScaling = (scale: number, mode: FanMode): Init => ({ kind: "varianceScaling", scale, mode })
+
+/**
+ * The init of sdeflow-light's `dense`/`conv2d` helpers (`variance_scaling_init_`): uniform variance
+ * scaling that asks for "fan_avg" — but its `_calculate_correct_fan` returns fan_out for any mode other
+ * than fan_in, so the weights it actually produces have variance scale / fan_out. We reproduce what the
+ * reference computes, not what it names. Scale 0 becomes 1e-10, as there ("zero" output layers).
+ */
+export const referenceInit = (scale: number): Init => varianceScaling(scale === 0 ? 1e-10 : scale, "fan_out")
+
+/**
+ * PyTorch's fans of a weight [out, in, ...kernel]: fan_in = in·∏kernel, fan_out = out·∏kernel
+ * (`torch.nn.init._calculate_fan_in_and_fan_out`).
+ */
+export const fans = (shape: readonly number[]): { fanIn: number; fanOut: number } => {
+  if (shape.length < 2) return { fanIn: shape[0] ?? 1, fanOut: shape[0] ?? 1 }
+  const receptive = sizeOf(shape.slice(2))
+  return { fanIn: shape[1]! * receptive, fanOut: shape[0]! * receptive }
+}
+
+/** The half-width b of U(−b, b) that a variance-scaling init uses for a weight of `shape`. */
+export const varianceScalingBound = (shape: readonly number[], scale: number, mode: FanMode): number => {
+  const { fanIn, fanOut } = fans(shape)
+  const fan = mode === "fan_in" ? fanIn : mode === "fan_out" ? fanOut : (fanIn + fanOut) / 2
+  return Math.sqrt((3 * scale) / Math.max(1, fan))
+}
+
+/** FNV-1a of a parameter name: the salt of its random stream. */
+const nameSalt = (name: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0
+  return h
+}
+
+/** n draws from U(−bound, bound), four per Philox block. */
+const uniformDraws = (n: number, bound: number, seed: number, salt: number): Float32Array => {
+  const out = new Float32Array(n)
+  for (let block = 0; block * 4 < n; block++) {
+    const bits = randomBits(seed, salt, 0, block)
+    for (let lane = 0; lane < 4 && block * 4 + lane < n; lane++) out[block * 4 + lane] = (2 * uniformFromBits(bits[lane]!) - 1) * bound
+  }
+  return out
+}
+
+/** The initial value of one parameter. */
+export const initialValue = (name: string, shape: readonly number[], init: Init, seed: number): Float32Array => {
+  const n = sizeOf(shape)
+  switch (init.kind) {
+    case "zeros": return new Float32Array(n)
+    case "ones": return new Float32Array(n).fill(1)
+    case "uniform": return uniformDraws(n, init.bound, seed, nameSalt(name))
+    case "varianceScaling": return uniformDraws(n, varianceScalingBound(shape, init.scale, init.mode), seed, nameSalt(name))
+  }
+}
+
+/** Initial values of every declared parameter, in declaration order. */
+export const initParams = (layer: { readonly params: ParamDecls }, seed: number): Record<string, Float32Array> =>
+  Object.fromEntries(Object.entries(layer.params).map(([name, d]) => [name, initialValue(name, d.shape, d.init, seed)]))
