@@ -68,9 +68,16 @@ export const schedule = (order: readonly Node[], outputs: readonly Node[], optio
 
   // A fused loop ("heavy" value) may only flow on to one same-shape elementwise consumer: anywhere
   // else it would be re-run per element of a bigger kernel.
+  // And a kernel computes at most one fused loop (so a contraction can use its tiled template):
+  // where two meet (conv + conv in a residual add), all but the first get their own kernel.
   const heavy = new Set<number>()
   for (const n of order) {
     if (materialised.has(n.id)) continue
+    const heavyInputs = [...new Set(n.inputs.filter((i) => heavy.has(i.id)))]
+    for (const extra of heavyInputs.slice(isLoop(n) ? 0 : 1)) {
+      materialised.add(extra.id)
+      heavy.delete(extra.id)
+    }
     if (isLoop(n) || n.inputs.some((i) => heavy.has(i.id))) {
       const us = users(n)
       if (us.length === 1 && oneToOne(us[0]!, n)) heavy.add(n.id)
