@@ -30,13 +30,15 @@ export interface TiledMatmul {
 
 export const TILE_M = 4
 export const TILE_N = 4
+/** The loader (convolution) form re-derives im2col indices per element, so it amortises each B load over more rows. */
+export const GEMM_TILE_M = 8
 export const WG_X = 16
 export const WG_Y = 8
 
 /** Workgroups: x over column tiles, y over row tiles, z over the batch. */
 export const tiledGrid = (t: TiledMatmul): [number, number, number] => [
   Math.ceil(t.n / (TILE_N * WG_X)),
-  Math.ceil(t.m / (TILE_M * WG_Y)),
+  Math.ceil(t.m / ((t.gemm ? GEMM_TILE_M : TILE_M) * WG_Y)),
   t.batchShape.reduce((a, b) => a * b, 1),
 ]
 
@@ -163,17 +165,17 @@ const loaderFunction = (name: string, params: readonly string[], value: Scalar, 
  * Convolutions use it with their im2col indexing folded into load_b — no im2col buffer is built.
  */
 const renderTiledGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: GemmView): string => {
-  const rows = Array.from({ length: TILE_M }, (_, i) => i)
+  const rows = Array.from({ length: GEMM_TILE_M }, (_, i) => i)
   const cols = Array.from({ length: TILE_N }, (_, j) => j)
   return [
-    ...header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${TILE_M}×${TILE_N} per thread`),
+    ...header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${GEMM_TILE_M}×${TILE_N} per thread`),
     ...loaderFunction("load_a", ["row", "k"], g.a, "f32"),
     ...loaderFunction("load_b", ["k", "col"], g.b, "f32"),
     ...loaderFunction("out_index", ["row", "col"], g.out, "i32"),
     ``,
     `@compute @workgroup_size(${WG_X}, ${WG_Y})`,
     `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
-    `  let first_row = i32(id.y) * ${TILE_M};`,
+    `  let first_row = i32(id.y) * ${GEMM_TILE_M};`,
     `  let first_col = i32(id.x) * ${TILE_N};`,
     `  if (first_row >= ${g.m} || first_col >= ${g.n}) { return; }`,
     `  // Edge tiles clamp their row/column (loads stay in bounds; the extra results are not stored).`,
