@@ -75,9 +75,6 @@ export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatm
   const rank = t.batchShape.length
   const [aRow, aCol] = [a.view.strides[rank]!, a.view.strides[rank + 1]!]
   const [bRow, bCol] = [bOperand.view.strides[rank]!, bOperand.view.strides[rank + 1]!]
-  const { lines, result } = renderBody(t.epilogue, epilogueSyntax, "  ")
-  const out = kernel.outputType === "bool" ? `select(0u, 1u, ${result})` : result
-  const uniformVecs = Math.max(1, Math.ceil(program.uniforms.length / 4))
   const rows = Array.from({ length: TILE_M }, (_, i) => i)
   const cols = Array.from({ length: TILE_N }, (_, j) => j)
   // vec4 loads (one 16-byte load per 4 elements) when an operand is contiguous and 16-byte aligned.
@@ -103,16 +100,7 @@ export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatm
         `  }`,
       ]
   return [
-    `// sdeflow kernel: tiled matmul ${rank ? `[${t.batchShape}] × ` : ""}${t.m}×${t.k} · ${t.k}×${t.n}, ${TILE_M}×${TILE_N} per thread${vecA ? ", vec4 A and B" : vecB ? ", vec4 B" : ""}; epilogue [${kernel.ops.join(", ")}]`,
-    ...kernel.reads.map((slot, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${elementType(i, slot)}>;`),
-    `@group(0) @binding(${kernel.reads.length}) var<storage, read_write> out: array<${storageType(kernel.outputType)}>;`,
-    `@group(0) @binding(${kernel.reads.length + 1}) var<uniform> u: array<vec4<u32>, ${uniformVecs}>;`,
-    wgslPrelude,
-    ...(usesRandom(t.epilogue) ? [philoxWgsl, randomPrelude] : []),
-    `fn epilogue(gid: i32, acc: f32) -> ${storageType(kernel.outputType)} {`,
-    ...lines,
-    `  return ${out};`,
-    `}`,
+    ...header(program, kernel, t, `tiled matmul ${rank ? `[${t.batchShape}] × ` : ""}${t.m}×${t.k} · ${t.k}×${t.n}, ${TILE_M}×${TILE_N} per thread${vecA ? ", vec4 A and B" : vecB ? ", vec4 B" : ""}`, elementType),
     ``,
     `@compute @workgroup_size(${WG_X}, ${WG_Y})`,
     `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
@@ -136,13 +124,19 @@ export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatm
   ].join("\n")
 }
 
-/** Shared declarations: bindings (all scalar element types), uniforms, prelude, the epilogue function. */
-const header = (program: Program, kernel: Kernel, t: TiledMatmul, title: string): string[] => {
+/** Shared declarations: bindings, uniforms, prelude, the epilogue function. */
+const header = (
+  program: Program,
+  kernel: Kernel,
+  t: TiledMatmul,
+  title: string,
+  elementType: (binding: number, slot: number) => string = (_, slot) => storageType(program.slots[slot]!.dtype),
+): string[] => {
   const { lines, result } = renderBody(t.epilogue, epilogueSyntax, "  ")
   const out = kernel.outputType === "bool" ? `select(0u, 1u, ${result})` : result
   return [
     `// sdeflow kernel: ${title}; epilogue [${kernel.ops.join(", ")}]`,
-    ...kernel.reads.map((slot, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(program.slots[slot]!.dtype)}>;`),
+    ...kernel.reads.map((slot, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${elementType(i, slot)}>;`),
     `@group(0) @binding(${kernel.reads.length}) var<storage, read_write> out: array<${storageType(kernel.outputType)}>;`,
     `@group(0) @binding(${kernel.reads.length + 1}) var<uniform> u: array<vec4<u32>, ${Math.max(1, Math.ceil(program.uniforms.length / 4))}>;`,
     wgslPrelude,
