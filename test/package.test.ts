@@ -10,18 +10,19 @@ test('a Bun script elsewhere can `import { … } from "sdeflow"` and run a compi
     symlinkSync(resolve(import.meta.dir, ".."), join(dir, "node_modules", "sdeflow"))
     writeFileSync(
       join(dir, "main.ts"),
-      `import { compile, input, grad } from "sdeflow"
+      `import { compile, input, grad, vp, time } from "sdeflow"
 const exe = await compile(({ x }) => x.mul(x).sum(), { x: [3] }, { backend: "cpu" })
 exe.run({ x: [1, 2, 3] })
-const [g] = grad(input("w", [2]).square().sum(), [input("w", [2])])
-console.log(JSON.stringify({ value: Array.from(await exe.read("out")), gradShape: g!.shape }))
+const w = input("w", [2])
+const [g] = grad(w.square().sum(), [w])
+console.log(JSON.stringify({ value: Array.from(await exe.read("out")), gradShape: g!.shape, variance: time.show(vp().marginals.variance) }))
 `,
     )
     const proc = Bun.spawn([process.execPath, "main.ts"], { cwd: dir, stdout: "pipe", stderr: "pipe" })
     const [out, err, code] = [await new Response(proc.stdout).text(), await new Response(proc.stderr).text(), await proc.exited]
     expect(err).toBe("")
     expect(code).toBe(0)
-    expect(JSON.parse(out)).toEqual({ value: [14], gradShape: [2] })
+    expect(JSON.parse(out)).toEqual({ value: [14], gradShape: [2], variance: "1 - exp(-0.1·t - 9.95·t²)" })
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
