@@ -4,7 +4,7 @@
  * when comparing bit-for-bit-ish with a GPU. Random numbers come from the same Philox bits.
  */
 import type { Kernel } from "./program.ts"
-import { renderBody, type Syntax } from "./render.ts"
+import { renderBodies, type Syntax } from "./render.ts"
 import type { Scalar, ScalarType } from "./scalar.ts"
 import * as reference from "./scalar-eval.ts"
 import { normalFromBits, rademacherFromBits, randomBits, uniformFromBits } from "./philox.ts"
@@ -12,7 +12,7 @@ import { normalFromBits, rademacherFromBits, randomBits, uniformFromBits } from 
 export type Precision = "f32" | "f64"
 
 /** A compiled kernel: fills `out` for threads 0…n−1 from `inputs` and the uniform words. */
-export type KernelFn = (inputs: readonly ArrayLike<number>[], out: { [i: number]: number }, uniforms: Uint32Array, uniformFloats: Float32Array, uniformInts: Int32Array) => void
+export type KernelFn = (inputs: readonly ArrayLike<number>[], outs: readonly { [i: number]: number }[], uniforms: Uint32Array, uniformFloats: Float32Array, uniformInts: Int32Array) => void
 
 const unaryJs: Record<string, (a: string) => string> = {
   neg: (a) => `-(${a})`, abs: (a) => `Math.abs(${a})`, exp: (a) => `Math.exp(${a})`, log: (a) => `Math.log(${a})`,
@@ -84,14 +84,15 @@ const syntaxFor = (precision: Precision): Syntax => {
 
 /** The JS source of `kernel` (shown by `explain` and debugging flags, like the WGSL). */
 export const renderJs = (kernel: Kernel, precision: Precision): string => {
-  const { lines, result } = renderBody(kernel.value, syntaxFor(precision), "    ")
-  const out = kernel.outputType === "bool" ? `(${result} ? 1 : 0)` : result
+  const outputs = [{ value: kernel.value, outputType: kernel.outputType }, ...kernel.siblings]
+  const { lines, results } = renderBodies(outputs.map((o) => o.value), syntaxFor(precision), "    ")
   return [
     `// sdeflow ${kernel.name}: fused [${kernel.ops.join(", ")}]`,
     ...kernel.reads.map((_, i) => `const in${i} = inputs[${i}];`),
+    ...outputs.map((_, j) => `const out${j} = outs[${j}];`),
     `for (let gid = 0; gid < ${kernel.threads}; gid++) {`,
     ...lines,
-    `    out[gid] = ${out};`,
+    ...outputs.map((o, j) => `    out${j}[gid] = ${o.outputType === "bool" ? `(${results[j]} ? 1 : 0)` : results[j]};`),
     `}`,
   ].join("\n")
 }
@@ -108,8 +109,8 @@ const random = {
 /** Compiles `kernel` to a callable JS function. */
 export const compileJsKernel = (kernel: Kernel, precision: Precision): KernelFn => {
   const body = renderJs(kernel, precision)
-  const make = new Function("R", "G", "inputs", "out", "uw", "uf", "ui", body) as (
-    R: typeof reference, G: typeof random, inputs: readonly ArrayLike<number>[], out: { [i: number]: number }, uw: Uint32Array, uf: Float32Array, ui: Int32Array,
+  const make = new Function("R", "G", "inputs", "outs", "uw", "uf", "ui", body) as (
+    R: typeof reference, G: typeof random, inputs: readonly ArrayLike<number>[], outs: readonly { [i: number]: number }[], uw: Uint32Array, uf: Float32Array, ui: Int32Array,
   ) => void
-  return (inputs, out, uw, uf, ui) => make(reference, random, inputs, out, uw, uf, ui)
+  return (inputs, outs, uw, uf, ui) => make(reference, random, inputs, outs, uw, uf, ui)
 }

@@ -11,7 +11,8 @@ import { ScalarBuilder, type Scalar } from "./scalar.ts"
 export type Source = { readonly kind: "binding"; readonly binding: number } | { readonly kind: "uniform"; readonly slot: number }
 
 export interface LoweredKernel {
-  readonly value: Scalar
+  /** One value per root, all at the thread's flat index. */
+  readonly values: readonly Scalar[]
   /** Graph nodes computed inside this kernel (for `explain`). */
   readonly fused: readonly Node[]
   /** Contractions computed in this kernel: the reduce node holding each one's value. */
@@ -38,8 +39,12 @@ export interface Contraction {
   readonly gemm?: GemmView
 }
 
-/** Lowers `root` given how each materialised node (other than `root`) is read. */
-export const lowerKernel = (b: ScalarBuilder, root: Node, sourceOf: (node: Node) => Source | undefined): LoweredKernel => {
+/**
+ * Lowers the roots of one kernel (several for a sibling group, all of one size) given how each other
+ * materialised node is read. A root read by another root is used in-register, not re-loaded.
+ */
+export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: (node: Node) => Source | undefined): LoweredKernel => {
+  const rootIds = new Set(roots.map((r) => r.id))
   const memo = new Map<string, Scalar>()
   const fused = new Map<number, Node>()
   const contractions: Contraction[] = []
@@ -85,7 +90,7 @@ export const lowerKernel = (b: ScalarBuilder, root: Node, sourceOf: (node: Node)
   }
 
   const compute = (node: Node, idx: readonly Scalar[]): Scalar => {
-    if (node !== root) {
+    if (!rootIds.has(node.id)) {
       const source = sourceOf(node)
       if (source?.kind === "binding") return b.load(source.binding, linearize(idx, node.shape), node.dtype)
       if (source?.kind === "uniform") return b.uniform(source.slot, node.dtype)
@@ -250,8 +255,8 @@ export const lowerKernel = (b: ScalarBuilder, root: Node, sourceOf: (node: Node)
     }
   }
 
-  const value = emit(root, delinearize(b.gid(), root.shape))
+  const values = roots.map((root) => emit(root, delinearize(b.gid(), root.shape)))
   // Convolution reduces were registered while emitting; attach their GEMM views now.
   const withViews = contractions.map((c) => (c.node.op.kind === "matmul" ? c : { ...c, gemm: convGemm(c.node)! }))
-  return { value, fused: [...fused.values()], contractions: withViews }
+  return { values, fused: [...fused.values()], contractions: withViews }
 }

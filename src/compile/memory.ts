@@ -16,7 +16,7 @@ export interface MemoryPlan {
 const storageBytes = (n: Node): number => Math.max(4, sizeOf(n.shape) * 4)
 
 export const planMemory = (
-  kernelRoots: readonly Node[],
+  groups: readonly (readonly Node[])[],
   inputs: readonly Node[],
   outputs: readonly Node[],
   materialised: ReadonlySet<number>,
@@ -40,19 +40,23 @@ export const planMemory = (
     walk(root)
     return found
   }
-  kernelRoots.forEach((root, k) => readsOf(root).forEach((id) => lastRead.set(id, k)))
+  groups.forEach((members, k) => members.forEach((root) => readsOf(root).forEach((id) => lastRead.set(id, k))))
 
   const free: number[] = []
   const releaseAfter = new Map<number, number[]>()
-  kernelRoots.forEach((root, k) => {
-    if (outputIds.has(root.id)) slotOf.set(root.id, newSlot(storageBytes(root), root.dtype))
-    else {
-      const bytes = storageBytes(root)
-      const reuse = free.findIndex((s) => slots[s]!.bytes === bytes && slots[s]!.dtype === root.dtype)
-      slotOf.set(root.id, reuse >= 0 ? free.splice(reuse, 1)[0]! : newSlot(bytes, root.dtype))
-      // A value no later kernel reads is dead at once; otherwise it frees after its last reader.
-      const last = lastRead.get(root.id) ?? k
-      releaseAfter.set(last, [...(releaseAfter.get(last) ?? []), slotOf.get(root.id)!])
+  // Every member of a group gets its slot before any slot is released, so outputs of one kernel
+  // never alias each other.
+  groups.forEach((members, k) => {
+    for (const root of members) {
+      if (outputIds.has(root.id)) slotOf.set(root.id, newSlot(storageBytes(root), root.dtype))
+      else {
+        const bytes = storageBytes(root)
+        const reuse = free.findIndex((s) => slots[s]!.bytes === bytes && slots[s]!.dtype === root.dtype)
+        slotOf.set(root.id, reuse >= 0 ? free.splice(reuse, 1)[0]! : newSlot(bytes, root.dtype))
+        // A value no later kernel reads is dead at once; otherwise it frees after its last reader.
+        const last = Math.max(lastRead.get(root.id) ?? k, k)
+        releaseAfter.set(last, [...(releaseAfter.get(last) ?? []), slotOf.get(root.id)!])
+      }
     }
     for (const s of releaseAfter.get(k) ?? []) free.push(s)
   })

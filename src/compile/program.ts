@@ -10,6 +10,7 @@ import { ScalarBuilder, scalarOrder, type Scalar } from "./scalar.ts"
 import { isSource, schedule } from "./schedule.ts"
 import { simplify } from "./simplify.ts"
 import { planMemory } from "./memory.ts"
+import { groupSiblings } from "./siblings.ts"
 import { stridedView } from "./strided.ts"
 import type { TiledMatmul } from "./tiled-matmul.ts"
 
@@ -38,6 +39,8 @@ export interface Kernel {
   /** Buffer slot of each storage binding read, in binding order. */
   readonly reads: readonly number[]
   readonly write: number
+  /** Further outputs of a sibling group, computed alongside (bindings after `out`, in order). */
+  readonly siblings: readonly { readonly value: Scalar; readonly write: number; readonly outputType: DType }[]
   readonly bytesRead: number
   readonly bytesWritten: number
   readonly flops: number
@@ -89,7 +92,9 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
   }
   const materialised = schedule(order, roots, { fuse: options.fuse ?? true, maxStorageBuffers: options.maxStorageBuffers ?? 10 })
   const kernelRoots = order.filter((n) => materialised.has(n.id) && !isSource(n))
-  const plan = planMemory(kernelRoots, [...inputNodes.filter((n) => n.shape.length > 0), ...dataNodes], roots, materialised)
+  const maxStorage = options.maxStorageBuffers ?? 10
+  const groups = options.fuse === false ? kernelRoots.map((r) => [r]) : groupSiblings(kernelRoots, materialised, maxStorage)
+  const plan = planMemory(groups, [...inputNodes.filter((n) => n.shape.length > 0), ...dataNodes], roots, materialised)
 
   const uniforms: { name: string; dtype: DType }[] = [{ name: "seed", dtype: "u32" }, { name: "step", dtype: "u32" }]
   const uniformOf = new Map<number, number>()
@@ -100,12 +105,14 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
     }
 
   const builder = new ScalarBuilder()
-  const kernels = kernelRoots.map((root, k): Kernel => {
+  const kernels = groups.map((members, k): Kernel => {
+    const root = members[0]!
+    const memberIds = new Set(members.map((m) => m.id))
     const reads: number[] = []
     const readNodes: Node[] = []
     const sourceOf = (n: Node): Source | undefined => {
       if (uniformOf.has(n.id)) return { kind: "uniform", slot: uniformOf.get(n.id)! }
-      if (!materialised.has(n.id)) return undefined
+      if (!materialised.has(n.id) || memberIds.has(n.id)) return undefined
       let binding = readNodes.indexOf(n)
       if (binding < 0) {
         binding = readNodes.push(n) - 1
@@ -113,8 +120,9 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
       }
       return { kind: "binding", binding }
     }
-    const { value, fused, contractions } = lowerKernel(builder, root, sourceOf)
-    const tiled = contractions.length === 1 ? tiledPlan(builder, value, contractions[0]!, (n) => materialised.has(n.id) && !uniformOf.has(n.id), sourceOf) : undefined
+    const { values, fused, contractions } = lowerKernel(builder, members, sourceOf)
+    const value = values[0]!
+    const tiled = contractions.length === 1 && members.length === 1 ? tiledPlan(builder, value, contractions[0]!, (n) => materialised.has(n.id) && !uniformOf.has(n.id), sourceOf) : undefined
     const ops = fused.filter((n) => !["const", "reshape", "expand", "detach"].includes(n.op.kind)).sort((a, b) => a.id - b.id).map((n) => opName(n.op))
     const threads = sizeOf(root.shape)
     return {
@@ -125,9 +133,10 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
       outputType: root.dtype,
       reads,
       write: plan.slotOf.get(root.id)!,
+      siblings: members.slice(1).map((m, i) => ({ value: values[i + 1]!, write: plan.slotOf.get(m.id)!, outputType: m.dtype })),
       bytesRead: readNodes.reduce((s, n) => s + sizeOf(n.shape) * bytesPerElement, 0),
-      bytesWritten: threads * bytesPerElement,
-      flops: threads * flopsPerThread(value),
+      bytesWritten: threads * bytesPerElement * members.length,
+      flops: threads * values.reduce((f, v) => f + flopsPerThread(v), 0),
       ...(tiled ? { tiled } : {}),
     }
   })

@@ -24,7 +24,13 @@ const inlined = (s: Scalar): boolean => s.op.k === "const" || s.op.k === "gid" |
 
 /** Statements computing `root` (indented by `indent`), and the name or text holding its value. */
 export const renderBody = (root: Scalar, syntax: Syntax, indent = "  "): { lines: string[]; result: string } => {
-  const order = scalarOrder([root])
+  const { lines, results } = renderBodies([root], syntax, indent)
+  return { lines, result: results[0]! }
+}
+
+/** Statements computing several roots that share subexpressions (a sibling group), and their names. */
+export const renderBodies = (roots: readonly Scalar[], syntax: Syntax, indent = "  "): { lines: string[]; results: string[] } => {
+  const order = scalarOrder(roots)
   const placed = new Map<number, Scalar[]>()
   for (const s of order) {
     const at = placement(s)
@@ -61,5 +67,5 @@ export const renderBody = (root: Scalar, syntax: Syntax, indent = "  "): { lines
     }
   }
   block(-1, indent)
-  return { lines, result: nameOf(root) }
+  return { lines, results: roots.map(nameOf) }
 }

@@ -63,25 +63,32 @@ export const schedule = (order: readonly Node[], outputs: readonly Node[], optio
       continue
     }
     if (us.some((u) => contractionKinds.has(u.op.kind)) && !isView(n)) materialised.add(n.id)
-    else if (us.length >= 2 && (cost.get(n.id) ?? 0) > budget) materialised.add(n.id)
+    // A scalar (e.g. Adam's step size from the uniforms) is recomputed far more readily: a kernel of one
+    // thread plus a buffer cost more than a few ALU ops per thread, and it would split sibling groups.
+    else if (us.length >= 2 && (cost.get(n.id) ?? 0) > (n.shape.length === 0 ? 8 * budget : budget)) materialised.add(n.id)
   }
 
   // A fused loop ("heavy" value) may only flow on to one same-shape elementwise consumer: anywhere
   // else it would be re-run per element of a bigger kernel.
-  // And a kernel computes at most one fused loop (so a contraction can use its tiled template):
-  // where two meet (conv + conv in a residual add), all but the first get their own kernel.
+  // And a kernel computes at most one fused contraction (so it can use its tiled template): where two
+  // meet (conv + conv in a residual add), all but the first get their own kernel. Plain reductions
+  // may share a kernel (a global norm sums many per-tensor reductions in one).
   const heavy = new Set<number>()
+  const withContraction = new Set<number>()
   for (const n of order) {
     if (materialised.has(n.id)) continue
-    const heavyInputs = [...new Set(n.inputs.filter((i) => heavy.has(i.id)))]
-    for (const extra of heavyInputs.slice(isLoop(n) ? 0 : 1)) {
+    const contractionInputs = [...new Set(n.inputs.filter((i) => withContraction.has(i.id)))]
+    for (const extra of contractionInputs.slice(isLoop(n) ? 0 : 1)) {
       materialised.add(extra.id)
       heavy.delete(extra.id)
+      withContraction.delete(extra.id)
     }
     if (isLoop(n) || n.inputs.some((i) => heavy.has(i.id))) {
       const us = users(n)
-      if (us.length === 1 && oneToOne(us[0]!, n)) heavy.add(n.id)
-      else materialised.add(n.id)
+      if (us.length === 1 && oneToOne(us[0]!, n)) {
+        heavy.add(n.id)
+        if (contractionKinds.has(n.op.kind) || n.inputs.some((i) => withContraction.has(i.id))) withContraction.add(n.id)
+      } else materialised.add(n.id)
     }
   }
 

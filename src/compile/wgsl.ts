@@ -5,7 +5,10 @@
 import { philoxWgsl } from "./philox.ts"
 import { renderTiledMatmul, tiledGrid } from "./tiled-matmul.ts"
 import type { Kernel, Program } from "./program.ts"
-import { renderBody, type Syntax } from "./render.ts"
+import { renderBodies, type Syntax } from "./render.ts"
+
+/** Name of a kernel's j-th output array: `out`, then `out1`, `out2`, … for siblings. */
+export const outName = (j: number): string => (j === 0 ? "out" : `out${j}`)
 import type { Scalar, ScalarType } from "./scalar.ts"
 
 export const WORKGROUP = 256
@@ -171,10 +174,10 @@ export const usesRandom = (s: Scalar, seen = new Set<number>()): boolean => {
 /** The WGSL source of `kernel`: bindings in-0…in-(r−1), the output, then the uniforms. */
 export const renderWgsl = (program: Program, kernel: Kernel): string => {
   if (kernel.tiled) return renderTiledMatmul(program, kernel, kernel.tiled)
-  const { lines, result } = renderBody(kernel.value, epilogueSyntax)
+  const outputs = [{ value: kernel.value, outputType: kernel.outputType }, ...kernel.siblings]
+  const { lines, results } = renderBodies(outputs.map((o) => o.value), epilogueSyntax)
   const [groupsX] = gridFor(kernel.threads)
   const uniformVecs = Math.max(1, Math.ceil(program.uniforms.length / 4))
-  const out = kernel.outputType === "bool" ? `select(0u, 1u, ${result})` : result
   const bindings = kernel.reads.map(
     (slot, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(program.slots[slot]!.dtype)}>;`,
   )
@@ -182,16 +185,16 @@ export const renderWgsl = (program: Program, kernel: Kernel): string => {
     // No kernel index in the text: identical kernels of one program share a pipeline.
     `// sdeflow kernel: fused [${kernel.ops.join(", ")}], ${kernel.threads} threads`,
     ...bindings,
-    `@group(0) @binding(${kernel.reads.length}) var<storage, read_write> out: array<${storageType(kernel.outputType)}>;`,
-    `@group(0) @binding(${kernel.reads.length + 1}) var<uniform> u: array<vec4<u32>, ${uniformVecs}>;`,
+    ...outputs.map((o, j) => `@group(0) @binding(${kernel.reads.length + j}) var<storage, read_write> ${outName(j)}: array<${storageType(o.outputType)}>;`),
+    `@group(0) @binding(${kernel.reads.length + outputs.length}) var<uniform> u: array<vec4<u32>, ${uniformVecs}>;`,
     wgslPrelude,
-    ...(usesRandom(kernel.value) ? [philoxWgsl, randomPrelude] : []),
+    ...(outputs.some((o) => usesRandom(o.value)) ? [philoxWgsl, randomPrelude] : []),
     `@compute @workgroup_size(${WORKGROUP})`,
     `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
     `  let gid = i32(id.x + id.y * ${groupsX * WORKGROUP}u);`,
     `  if (gid >= ${kernel.threads}) { return; }`,
     ...lines,
-    `  out[gid] = ${out};`,
+    ...outputs.map((o, j) => `  ${outName(j)}[gid] = ${o.outputType === "bool" ? `select(0u, 1u, ${results[j]})` : results[j]};`),
     `}`,
     ``,
   ].join("\n")

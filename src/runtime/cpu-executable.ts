@@ -40,7 +40,7 @@ export const cpuExecutable = (program: Program, precision: Precision = "f64"): E
     const times: KernelTime[] = []
     program.kernels.forEach((k, i) => {
       const start = timed ? performance.now() : 0
-      kernels[i]!(k.reads.map((s) => slots[s]!), slots[k.write]!, words, floats as Float32Array, ints)
+      kernels[i]!(k.reads.map((s) => slots[s]!), [k.write, ...k.siblings.map((o) => o.write)].map((s) => slots[s]!), words, floats as Float32Array, ints)
       if (timed) times.push({ name: k.name, ms: performance.now() - start })
     })
     return times

@@ -40,9 +40,10 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promis
   for (const kernel of program.kernels) {
     const wgsl = renderWgsl(program, kernel)
     if (debugKernels()) console.error(wgsl)
-    const kinds: BindingKind[] = [...kernel.reads.map((): BindingKind => "read"), "read_write", "uniform"]
+    const writes = [kernel.write, ...kernel.siblings.map((o) => o.write)]
+    const kinds: BindingKind[] = [...kernel.reads.map((): BindingKind => "read"), ...writes.map((): BindingKind => "read_write"), "uniform"]
     const { pipeline, layout } = await gpu.pipelines.get(wgsl, kinds, kernel.name)
-    const resources = [...kernel.reads.map((s) => buffers[s]!), buffers[kernel.write]!, uniformBuffer]
+    const resources = [...kernel.reads.map((s) => buffers[s]!), ...writes.map((s) => buffers[s]!), uniformBuffer]
     const bindGroup = device.createBindGroup({
       layout,
       label: kernel.name,
