@@ -3,7 +3,8 @@
  * device); a non-finite loss rejects the step and keeps the previous state; evaluation, sampling and
  * checkpoints happen every N steps; interruption (Ctrl-C, SIGTERM, stream cancellation) writes a final
  * checkpoint; a run restarted with the same output folder resumes from the newest valid checkpoint and
- * continues the same trajectory (data order and noise are functions of (seed, step)).
+ * continues the same trajectory (data order and noise are functions of (seed, step)). A lost WebGPU device
+ * fails the run with `TrainFailed` whose `cause` is the `DeviceLost` (see `resilience.ts` for the retry).
  */
 import { Data, Effect, Queue, Stream } from "effect"
 import { appendFileSync, mkdirSync } from "node:fs"
@@ -11,10 +12,11 @@ import { join } from "node:path"
 import { compile, type Tensor } from "../index.ts"
 import type { DeviceValue, Executable, InputValue } from "../runtime/executable.ts"
 import type { GpuHandle } from "../runtime/gpu.ts"
+import type { DeviceLost } from "../runtime/errors.ts"
 import { readback } from "../runtime/buffers.ts"
 import { parameterCount } from "../nn/module.ts"
 import type { HostParams } from "../nn/optim.ts"
-import { writeFileAtomic } from "../io/atomic.ts"
+import { WriteFailed, writeFileAtomic } from "../io/atomic.ts"
 import { curvesSvg } from "../io/svg-plot.ts"
 import { latestCheckpoint, saveCheckpointTo, type Checkpoint } from "./checkpoint.ts"
 import { meanAndStderr, type TrainEvent } from "./events.ts"
@@ -59,12 +61,23 @@ const hostParams = (values: Readonly<Record<string, Float32Array>>, spec: Readon
 export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFailed> =>
   Stream.callback<TrainEvent, TrainFailed>((queue) =>
     Effect.gen(function* () {
-      const emit = (event: TrainEvent) => {
-        appendFileSync(join(options.out, "metrics.jsonl"), JSON.stringify({ time: new Date().toISOString(), ...event }) + "\n")
-        return Queue.offer(queue, event)
-      }
       const fail = (message: string, cause?: unknown) => new TrainFailed({ message, cause })
+      const metricsPath = join(options.out, "metrics.jsonl")
+      // A full disk must fail the run with a typed error, not throw out of the generator as a defect.
+      const emit = (event: TrainEvent) =>
+        Effect.try({
+          try: () => appendFileSync(metricsPath, JSON.stringify({ time: new Date().toISOString(), ...event }) + "\n"),
+          catch: (e) => {
+            const code = (e as { code?: string }).code ?? "EUNKNOWN"
+            const cause = new WriteFailed({ path: metricsPath, code, message: `could not append to ${metricsPath} (${code}): ${String((e as Error).message ?? e)}` })
+            return fail(cause.message, cause)
+          },
+        }).pipe(Effect.andThen(Queue.offer(queue, event)))
       const { spec, backend } = options
+      const device = deviceWatch(backend)
+      /** Device work (runs, reads, compiles); once the device is lost it fails with the DeviceLost as cause. */
+      const onDevice = <A>(what: string, work: () => Promise<A>) =>
+        Effect.tryPromise({ try: () => device.guard(work), catch: (e) => (isDeviceLost(e) ? fail(`${what}: ${e.message}`, e) : fail(`${what} failed: ${String(e)}`, e)) })
       mkdirSync(options.out, { recursive: true })
       const checkpointDir = join(options.out, "checkpoints")
       yield* writeFileAtomic(join(options.out, "config.json"), JSON.stringify(options.config, null, 2)).pipe(Effect.mapError((e) => fail(e.message, e)))
@@ -100,14 +113,15 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
         skipped: latest.skipped.map((s) => s.path),
       })
 
+      // float32 on the CPU backend too: the state must be exactly what a checkpoint stores (float32), or a resumed
+      // run starts from rounded values and drifts from the uninterrupted trajectory (CPU's default is float64).
       const compileOn = (fn: () => Record<string, Tensor>) =>
-        Effect.tryPromise({ try: () => compile(fn, {}, { backend }), catch: (e) => fail(`compiling the ${fn.name || "training"} program failed: ${String(e)}`, e) })
+        onDevice(`compiling the ${fn.name || "training"} program`, () => compile(fn, {}, { backend, precision: "f32" }))
       const stepProgram: Executable = yield* compileOn(trainStep(spec))
       const evalProgram = options.testBatches && options.evalEvery ? yield* compileOn(evalBitsPerDim(spec, options.evalOptions ?? {})) : undefined
 
       /** Host copies of the current state (for checkpoints). */
-      const readState = Effect.tryPromise({
-        try: async () => {
+      const readState = onDevice("reading the training state back", async () => {
           const values: Record<string, Float32Array> = {}
           for (const kind of stateKinds)
             for (const n of names) {
@@ -115,8 +129,6 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
               values[`${kind}${n}`] = await toHost(backend, v)
             }
           return values
-        },
-        catch: (e) => fail(`reading the training state back failed: ${String(e)}`, e),
       })
       const checkpoint = Effect.gen(function* () {
         const values = yield* readState
@@ -138,12 +150,9 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
         const next = step + 1
         const inputs: Record<string, InputValue> = { ...state, lr: options.lr, step: next }
         if (spec.data.kind === "host") inputs.x = options.hostBatch!(next)
-        const [loss, gradNorm] = yield* Effect.tryPromise({
-          try: async () => {
-            stepProgram.run(inputs, { seed: options.seed, step: next })
-            return [(await stepProgram.read("loss"))[0]!, (await stepProgram.read("gradNorm"))[0]!] as const
-          },
-          catch: (e) => fail(`training step ${next} failed: ${String(e)}`, e),
+        const [loss, gradNorm] = yield* onDevice(`training step ${next}`, async () => {
+          stepProgram.run(inputs, { seed: options.seed, step: next })
+          return [(await stepProgram.read("loss"))[0]!, (await stepProgram.read("gradNorm"))[0]!] as const
         })
         if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
           // The outputs are discarded; the inputs still hold the last good state.
@@ -165,17 +174,14 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
 
         const due = (every: number | undefined) => every !== undefined && every > 0 && (step % every === 0 || step === options.steps)
         if (evalProgram && due(options.evalEvery)) {
-          const bpds = yield* Effect.tryPromise({
-            try: async () => {
-              const values: number[] = []
-              let k = 0
-              for (const batch of options.testBatches!()) {
-                evalProgram.run({ ...emaInputs(state, names), x: batch }, { seed: options.seed, step: k++ })
-                values.push(...(await evalProgram.read("bpd")))
-              }
-              return values
-            },
-            catch: (e) => fail(`evaluation at step ${step} failed: ${String(e)}`, e),
+          const bpds = yield* onDevice(`evaluation at step ${step}`, async () => {
+            const values: number[] = []
+            let k = 0
+            for (const batch of options.testBatches!()) {
+              evalProgram.run({ ...emaInputs(state, names), x: batch }, { seed: options.seed, step: k++ })
+              values.push(...(await evalProgram.read("bpd")))
+            }
+            return values
           })
           const { mean, stderr } = meanAndStderr(bpds)
           evals.push({ step, bpd: mean })
@@ -184,15 +190,12 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
         if (options.sampler && options.render && due(options.sampleEvery)) {
           const sampler = options.sampler
           const path = join(options.out, `samples-${String(step).padStart(6, "0")}.png`)
-          const samples = yield* Effect.tryPromise({
-            try: async () => {
-              const params = paramInputs(spec.network)
-              const rev = pluginReverse(spec.sde, driftModel(spec.network, params, spec.parameterisation), { lambda: sampler.lambda })
-              const inputs = Object.fromEntries(names.map((n) => [n, state[`ema/${n}`]!]))
-              const result = await solve(rev, sampler.solver, { backend, shape: [sampler.count, ...spec.sampleShape], steps: sampler.steps, seed: options.seed, inputs, t1: sampler.eps ?? 1e-3 })
-              return result.x
-            },
-            catch: (e) => fail(`sampling at step ${step} failed: ${String(e)}`, e),
+          const samples = yield* onDevice(`sampling at step ${step}`, async () => {
+            const params = paramInputs(spec.network)
+            const rev = pluginReverse(spec.sde, driftModel(spec.network, params, spec.parameterisation), { lambda: sampler.lambda })
+            const inputs = Object.fromEntries(names.map((n) => [n, state[`ema/${n}`]!]))
+            const result = await solve(rev, sampler.solver, { backend, shape: [sampler.count, ...spec.sampleShape], steps: sampler.steps, seed: options.seed, inputs, t1: sampler.eps ?? 1e-3 })
+            return result.x
           })
           yield* writeFileAtomic(path, options.render(samples, sampler.count)).pipe(Effect.mapError((e) => fail(e.message, e)))
           yield* emit({ _tag: "Sampled", step, path })
@@ -214,7 +217,41 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
       yield* emit({ _tag: "Finished", step, seconds, rejected })
       yield* Queue.end(queue)
     }),
+    // Bounded, so the loop waits for its consumer: with an unbounded queue a CPU-backend run (whose steps resolve
+    // as microtasks) never yields, and a progress printer or a caller watching for a step sees nothing until the
+    // whole run has finished.
+    { bufferSize: eventBuffer, strategy: "suspend" },
   )
+
+/** Events the loop may run ahead of its consumer. */
+const eventBuffer = 16
+
+const isDeviceLost = (e: unknown): e is DeviceLost => (e as { _tag?: unknown } | null)?._tag === "DeviceLost"
+
+/**
+ * Watches a WebGPU device for loss. `guard` runs device work so that it fails with the `DeviceLost` once the
+ * device is gone — even when the work itself would never settle (a readback on a destroyed device) or fails
+ * first with an unrelated-looking error (Dawn reports "popErrorScope on destroyed device" before `lost` settles).
+ */
+const deviceWatch = (backend: GpuHandle | "cpu") => {
+  if (backend === "cpu") return { guard: <A>(work: () => Promise<A>) => work() }
+  let lost: DeviceLost | undefined
+  const settled = backend.lost.then((l) => (lost = l))
+  const rejectOnLoss = settled.then((l) => Promise.reject(l))
+  rejectOnLoss.catch(() => {}) // observed only through the races below
+  // How long a failed call waits for `lost` to settle before it is reported as what it is.
+  const grace = () => new Promise<undefined>((resolve) => setTimeout(resolve, 100, undefined))
+  return {
+    guard: async <A>(work: () => Promise<A>): Promise<A> => {
+      if (lost) throw lost
+      try {
+        return await Promise.race([work(), rejectOnLoss])
+      } catch (error) {
+        throw lost ?? (isDeviceLost(error) ? error : ((await Promise.race([settled, grace()])) ?? error))
+      }
+    },
+  }
+}
 
 /** Parameters under the `ema/` names an evaluation program reads. */
 const emaInputs = (state: Record<string, InputValue>, names: readonly string[]): Record<string, InputValue> =>
