@@ -18,9 +18,10 @@ export class ProgramError extends Data.TaggedError("ProgramError")<{
 
 /** The first stack frame outside sdeflow's own `src/`: where the user wrote the offending expression. */
 export const callSite = (): string => {
-  const frames = (new Error().stack ?? "").split("\n").slice(1)
-  const user = frames.find((f) => !/[/\\]src[/\\](ir|compile|nn|runtime)[/\\]/.test(f) && f.includes("("))
-  return (user ?? frames[0] ?? "").trim().replace(/^at /, "")
+  // JSC prints "at fn (file:line:col)" or, for anonymous/top-level code, "at file:line:col".
+  const frames = (new Error().stack ?? "").split("\n").map((f) => f.trim()).filter((f) => f.startsWith("at "))
+  const user = frames.find((f) => /:\d+:\d+\)?$/.test(f) && !/[/\\]src[/\\](ir|compile|nn|runtime)[/\\]/.test(f))
+  return (user ?? "").replace(/^at /, "")
 }
 
 const show = (s: readonly number[]) => `[${s.join(", ")}]`

@@ -139,8 +139,10 @@ export const decodeConfig = (preset: PresetName, overrides: Readonly<Record<stri
 const issueLines = (message: string): string[] => {
   const lines: string[] = []
   for (const raw of message.split("\n").map((l) => l.trim()).filter((l) => l.length > 0)) {
-    const at = /^at \[(.*)\]$/.exec(raw)
-    if (at && lines.length > 0) lines[lines.length - 1] = `${at[1]!.replace(/"/g, "")}: ${lines.at(-1)!.replace(/^Expected/, "expected")}`
+    const at = /^at ((?:\[[^\]]*\])+)$/.exec(raw)
+    // ["chMult"][0] → chMult[0]
+    const path = at?.[1]!.replace(/\["([^"]*)"\]/g, ".$1").replace(/^\./, "")
+    if (path && lines.length > 0) lines[lines.length - 1] = `${path}: ${lines.at(-1)!.replace(/^Expected/, "expected")}`
     else lines.push(raw)
   }
   return lines

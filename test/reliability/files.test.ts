@@ -162,7 +162,7 @@ describe("configurations with random bad values", () => {
 
   // Known bug (src/train/config.ts `issueLines`, reported): Schema's `at ["chMult"][0]` becomes the line
   // `chMult][0: expected a value greater than 0`, which names no key cleanly.
-  test.failing("a bad element of an array key is reported under that key (fails until issueLines formats index paths)", async () => {
+  test("a bad element of an array key is reported under that key", async () => {
     for (const key of arrayKeys)
       for (const value of badValues[key].filter(Array.isArray)) {
         const error = await Effect.runPromise(Effect.flip(decodeConfig("cpu", { [key]: value })))
