@@ -8,29 +8,15 @@ import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Tensor } from "../ir/tensor.ts"
 import type { Layer } from "../nn/module.ts"
-import { mlp } from "../nn/mlp.ts"
-import { unet } from "../nn/unet.ts"
+import { networkFor, sampleShapeFor, sdeFor } from "../train/run.ts"
 import { decodeConfig, type ConfigError, type TrainConfig } from "../train/config.ts"
 import { latestCheckpoint } from "../train/checkpoint.ts"
 import type { TrainedModel } from "../train/sample.ts"
-import { subvp, ve, vp } from "../../dsl/library/index.ts"
-import type { LinearSde } from "../../dsl/sde.ts"
 
 /** The folder holds no run, or no checkpoint that loads (exit code 3); `out` names the folder. */
 export class NoCheckpoint extends Data.TaggedError("NoCheckpoint")<{ readonly message: string; readonly out: string }> {}
 
 /** The network `trainingRun` trains for `config` (a UNet for CIFAR-10, an MLP for 2-D toy data). */
-export const networkFor = (config: TrainConfig): Layer<[Tensor, Tensor]> =>
-  config.dataset === "cifar10"
-    ? unet({ inputChannels: 3, inputHeight: 32, ch: config.ch, chMult: config.chMult, numResBlocks: config.numResBlocks, attnResolutions: config.attnResolutions })
-    : mlp({ dataDim: 2, hidden: config.hidden })
-
-/** The SDE of `config`, with the library's default schedule. */
-export const sdeFor = (config: TrainConfig): LinearSde => ({ vp, subvp, ve })[config.sde]()
-
-/** One sample's shape for `config`'s dataset. */
-export const sampleShapeFor = (config: TrainConfig): readonly number[] => (config.dataset === "cifar10" ? [3, 32, 32] : [2])
-
 /** Parameter shapes by name, as checkpoints are validated against. */
 export const paramShapes = (network: Layer<[Tensor, Tensor]>): Record<string, readonly number[]> =>
   Object.fromEntries(Object.entries(network.params).map(([name, d]) => [name, d.shape]))

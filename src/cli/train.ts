@@ -18,7 +18,8 @@ import { progressPrinter } from "../train/progress.ts"
 import { trainingRun } from "../train/run.ts"
 import type { TrainEvent } from "../train/events.ts"
 import { BadFlags, blameFlags, givenFlags, laterChecked, numeric } from "./flags.ts"
-import { networkFor, NoCheckpoint, paramShapes, storedConfigJson } from "./run-folder.ts"
+import { NoCheckpoint, paramShapes, storedConfigJson } from "./run-folder.ts"
+import { networkFor } from "../train/run.ts"
 
 const presetNames = Object.keys(presets) as PresetName[]
 

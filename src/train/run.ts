@@ -19,12 +19,23 @@ import { imageGrid, scatterPlot } from "../io/png-grid.ts"
 import { vp, subvp, ve } from "../../dsl/library/index.ts"
 import { importanceTime, uniformTime } from "../../dsl/importance.ts"
 import { eulerMaruyama } from "../../dsl/solvers.ts"
+import type { LinearSde } from "../../dsl/sde.ts"
 import type { TrainConfig } from "./config.ts"
 import { train, TrainFailed, type TrainOptions } from "./loop.ts"
 import type { TrainSpec } from "./programs.ts"
 import type { TrainEvent } from "./events.ts"
 
-const sdes = { vp, subvp, ve } as const
+/** The score network of `config`: the DDPM UNet for images, the MLP for 2-D data. */
+export const networkFor = (config: TrainConfig): Layer<[Tensor, Tensor]> =>
+  config.dataset === "cifar10"
+    ? unet({ inputChannels: 3, inputHeight: 32, ch: config.ch, chMult: config.chMult, numResBlocks: config.numResBlocks, attnResolutions: config.attnResolutions })
+    : mlp({ dataDim: 2, hidden: config.hidden })
+
+/** The SDE of `config`, with the library's default schedule. */
+export const sdeFor = (config: TrainConfig): LinearSde => ({ vp, subvp, ve })[config.sde]()
+
+/** One sample's shape for `config`'s dataset. */
+export const sampleShapeFor = (config: TrainConfig): readonly number[] => (config.dataset === "cifar10" ? [3, 32, 32] : [2])
 
 /** Batch k of an epoch-shuffled pass over `data`, as raw pixel values [batch, 3, 32, 32]. */
 export const cifarBatches = (data: Cifar10, batch: number, seed: number) => {
@@ -56,11 +67,9 @@ const testBatches = (data: Cifar10, batch: number, count: number) => (): Iterabl
 export const trainingRun = (config: TrainConfig, backend: GpuHandle | "cpu", onData?: (p: LoadProgress) => void): Stream.Stream<TrainEvent, TrainFailed> =>
   Stream.unwrap(
     Effect.gen(function* () {
-      const sde = sdes[config.sde]()
+      const sde = sdeFor(config)
       const image = config.dataset === "cifar10"
-      const network: Layer<[Tensor, Tensor]> = image
-        ? unet({ inputChannels: 3, inputHeight: 32, ch: config.ch, chMult: config.chMult, numResBlocks: config.numResBlocks, attnResolutions: config.attnResolutions })
-        : mlp({ dataDim: 2, hidden: config.hidden })
+      const network = networkFor(config)
       const objective = { kind: "dsm" as const, options: { t: config.debias ? importanceTime(Math.max(config.eps, 1e-3)) : uniformTime(config.eps) } }
       const common = { sde, network, parameterisation: "a" as const, objective, batch: config.batch, warmup: config.warmup, gradClip: config.gradClip, emaDecay: config.emaDecay }
       const base = { backend, steps: config.steps, lr: config.lr, seed: config.seed, out: config.out, initialParams: initParams(network, config.seed), checkpointEvery: config.checkpointEvery, keep: config.keep, config }
