@@ -146,12 +146,16 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
       const started = performance.now()
       let windowStart = performance.now()
       let windowSteps = 0
+      // A one-batch prefetch: the next host batch is gathered while the device runs this step.
+      let prefetched: { readonly step: number; readonly batch: Float32Array } | undefined
+      const hostBatch = (k: number) => (prefetched?.step === k ? prefetched.batch : options.hostBatch!(k))
       while (step < options.steps) {
         const next = step + 1
         const inputs: Record<string, InputValue> = { ...state, lr: options.lr, step: next }
-        if (spec.data.kind === "host") inputs.x = options.hostBatch!(next)
+        if (spec.data.kind === "host") inputs.x = hostBatch(next)
         const [loss, gradNorm] = yield* onDevice(`training step ${next}`, async () => {
           stepProgram.run(inputs, { seed: options.seed, step: next })
+          if (spec.data.kind === "host" && next < options.steps) prefetched = { step: next + 1, batch: options.hostBatch!(next + 1) }
           return [(await stepProgram.read("loss"))[0]!, (await stepProgram.read("gradNorm"))[0]!] as const
         })
         if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
