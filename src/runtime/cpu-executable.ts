@@ -2,7 +2,7 @@
 import { compileJsKernel, type KernelFn, type Precision } from "../compile/js.ts"
 import type { DType } from "../ir/node.ts"
 import type { Program } from "../compile/program.ts"
-import { checkInputs, isDeviceValue, packUniforms, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
+import { checkInputs, inputNamed, isDeviceValue, outputNamed, packUniforms, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
 import { programError } from "../ir/errors.ts"
 
 type Storage = Float32Array | Float64Array | Int32Array | Uint32Array
@@ -15,11 +15,7 @@ export const cpuExecutable = (program: Program, precision: Precision = "f64"): E
   const kernels: KernelFn[] = program.kernels.map((k) => compileJsKernel(k, precision))
   for (const c of program.constants) slots[c.slot]!.set(c.values)
   const inputSlots = new Set([...program.inputs.flatMap((i) => (i.place.kind === "buffer" ? [i.place.slot] : [])), ...program.constants.map((c) => c.slot)])
-  const outputOf = (name: string) => {
-    const out = program.outputs.find((o) => o.name === name)
-    if (!out) throw programError("read", `no output named "${name}" (outputs: ${program.outputs.map((o) => o.name).join(", ")})`)
-    return out
-  }
+  const outputOf = (name: string) => outputNamed(program, name)
 
   /** Runs every kernel in order; with `timed`, returns each kernel's wall-clock time. */
   const execute = (inputs: Readonly<Record<string, InputValue>>, options: RunOptions, timed = false): KernelTime[] => {
@@ -63,9 +59,8 @@ export const cpuExecutable = (program: Program, precision: Precision = "f64"): E
       return { shape: out.shape, dtype: out.dtype, array: slots[out.slot]! }
     },
     input(name: string): DeviceValue {
-      const input = program.inputs.find((i) => i.name === name)
-      if (!input || input.place.kind !== "buffer") throw programError("input", `no tensor input named "${name}"`)
-      return { shape: input.shape, dtype: input.dtype, array: slots[input.place.slot]! }
+      const input = inputNamed(program, name)
+      return { shape: input.shape, dtype: input.dtype, array: slots[input.slot]! }
     },
     poison() {
       slots.forEach((s, i) => {

@@ -89,3 +89,17 @@ export const packUniforms = (program: Program, inputs: Readonly<Record<string, I
   })
   return words
 }
+
+/** The program output named `name`, or a typed error listing the outputs. */
+export const outputNamed = (program: Program, name: string) => {
+  const out = program.outputs.find((o) => o.name === name)
+  if (!out) throw programError("read", `no output named "${name}" (outputs: ${program.outputs.map((o) => o.name).join(", ")})`)
+  return out
+}
+
+/** The buffer slot of the tensor input named `name`, or a typed error. */
+export const inputNamed = (program: Program, name: string) => {
+  const input = program.inputs.find((i) => i.name === name)
+  if (!input || input.place.kind !== "buffer") throw programError("input", `no tensor input named "${name}"`)
+  return { shape: input.shape, dtype: input.dtype, slot: input.place.slot }
+}

@@ -10,7 +10,7 @@ import { readback } from "./buffers.ts"
 import { Usage } from "./flags.ts"
 import type { GpuHandle } from "./gpu.ts"
 import type { BindingKind } from "./pipelines.ts"
-import { checkInputs, isDeviceValue, packUniforms, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
+import { checkInputs, inputNamed, isDeviceValue, outputNamed, packUniforms, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
 import { PassTimer } from "./timing.ts"
 import { Validation } from "./errors.ts"
 
@@ -54,11 +54,7 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promis
 
   let firstError: Validation | undefined
   let destroyed = false
-  const outputOf = (name: string) => {
-    const out = program.outputs.find((o) => o.name === name)
-    if (!out) throw programError("read", `no output named "${name}" (outputs: ${program.outputs.map((o) => o.name).join(", ")})`)
-    return out
-  }
+  const outputOf = (name: string) => outputNamed(program, name)
   // The validation result of the latest run; earlier ones resolve first (scopes pop in order).
   let pending: Promise<void> = Promise.resolve()
   const check = async () => {
@@ -132,9 +128,8 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promis
       return { shape: out.shape, dtype: out.dtype, buffer: buffers[out.slot]! }
     },
     input(name: string): DeviceValue {
-      const input = program.inputs.find((i) => i.name === name)
-      if (!input || input.place.kind !== "buffer") throw programError("input", `no tensor input named "${name}"`)
-      return { shape: input.shape, dtype: input.dtype, buffer: buffers[input.place.slot]! }
+      const input = inputNamed(program, name)
+      return { shape: input.shape, dtype: input.dtype, buffer: buffers[input.slot]! }
     },
     poison() {
       buffers.forEach((b, i) => {

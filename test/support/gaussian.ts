@@ -129,20 +129,10 @@ export const momentZScores = (xs: ArrayLike<number>, target: Gaussian2): number[
   })
 }
 
-/** Kolmogorov–Smirnov statistic sup |F_n − F| of samples against a CDF. */
-export const ksStatistic = (samples: ArrayLike<number>, cdf: (x: number) => number): number => {
-  const sorted = Float64Array.from(samples).sort()
-  const n = sorted.length
-  let d = 0
-  sorted.forEach((x, i) => {
-    const F = cdf(x)
-    d = Math.max(d, F - i / n, (i + 1) / n - F)
-  })
-  return d
-}
-
-/** The 1% critical value of the one-sample KS test (large n). */
-export const ksCritical = (n: number): number => 1.63 / Math.sqrt(n)
+/** Kolmogorov–Smirnov statistic and its 1% critical value (shared with the time-expression tests). */
+export { ksCritical } from "../dsl/time/numeric.ts"
+import { ksStatistic as ks } from "../dsl/time/numeric.ts"
+export const ksStatistic = (samples: ArrayLike<number>, cdf: (x: number) => number): number => ks(Float64Array.from(samples), cdf)
 
 /** ∫_a^b f by composite Simpson on a geometric-then-uniform grid fine enough for the smooth integrands here. */
 export const integrate = (f: (x: number) => number, a: number, b: number, panels = 4000): number => {
