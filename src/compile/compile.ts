@@ -23,6 +23,8 @@ export interface CompileOptions {
   readonly fuse?: boolean
   /** CPU oracle arithmetic (default f64). */
   readonly precision?: Precision
+  /** Force (or forbid) workgroup-memory staging in convolution kernels; default: by adapter. */
+  readonly workgroupMemory?: boolean
 }
 
 /** Calls `fn` on fresh input tensors and returns its output graph (named "out" for a single tensor). */
@@ -66,5 +68,6 @@ export const compile = async <I extends Record<string, InputSpec>>(
     fuse: options.fuse,
     maxStorageBuffers: gpu ? gpu.limits.maxStorageBuffersPerShaderStage : 10,
   })
-  return gpu ? webgpuExecutable(gpu, program) : cpuExecutable(program, options.precision)
+  if (!gpu) return cpuExecutable(program, options.precision)
+  return options.workgroupMemory === undefined ? webgpuExecutable(gpu, program) : webgpuExecutable(gpu, program, { workgroupMemory: options.workgroupMemory })
 }

@@ -68,8 +68,8 @@ const epilogueBindings = (s: Scalar, found = new Set<number>(), seen = new Set<n
 const vec4Aligned = (view: StridedView, rank: number, contiguousAxis: number, otherAxis: number, extent: number): boolean =>
   view.strides[contiguousAxis] === 1 && extent % 4 === 0 && view.offset % 4 === 0 && view.strides[otherAxis]! % 4 === 0 && view.strides.slice(0, rank).every((s) => s % 4 === 0)
 
-export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatmul): string => {
-  if (t.gemm) return renderTiledGemm(program, kernel, t, t.gemm)
+export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatmul, workgroupMemory = false): string => {
+  if (t.gemm) return workgroupMemory && t.gemm.k >= SHARED_MIN_K ? renderSharedGemm(program, kernel, t, t.gemm) : renderRegisterGemm(program, kernel, t, t.gemm)
   const a = t.a!
   const bOperand = t.b!
   const rank = t.batchShape.length
@@ -158,7 +158,80 @@ const loaderFunction = (name: string, params: readonly string[], value: Scalar, 
  * The loader form: C[row, col] = Σ_k load_a(row, k)·load_b(k, col), stored at out_index(row, col).
  * Convolutions use it with their im2col indexing folded into load_b — no im2col buffer is built.
  */
-const renderTiledGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: GemmView): string => {
+/** K from which the workgroup-memory form pays for its barriers. */
+const SHARED_MIN_K = 64
+/** k-slice staged in workgroup memory per iteration. */
+const TILE_K = 16
+
+/**
+ * The workgroup-memory form: the 128 threads of a workgroup first stage a 64×16 slice of A and a 16×64
+ * slice of B (each element loaded — im2col indexing and bounds included — once per workgroup instead of
+ * once per thread that needs it), then each thread runs its 8×4 register tile out of workgroup memory.
+ * Two barriers per 16-wide k-slice.
+ */
+const renderSharedGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: GemmView): string => {
+  const tileRows = GEMM_TILE_M * WG_Y
+  const tileCols = TILE_N * WG_X
+  const threads = WG_X * WG_Y
+  const rows = Array.from({ length: GEMM_TILE_M }, (_, i) => i)
+  const cols = Array.from({ length: TILE_N }, (_, j) => j)
+  const aLoads = (tileRows * TILE_K) / threads
+  const bLoads = (tileCols * TILE_K) / threads
+  return [
+    ...header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${GEMM_TILE_M}×${TILE_N} per thread, ${tileRows}×${TILE_K} / ${TILE_K}×${tileCols} slices in workgroup memory`),
+    ...loaderFunction("load_a", ["row", "k"], g.a, "f32"),
+    ...loaderFunction("load_b", ["k", "col"], g.b, "f32"),
+    ...loaderFunction("out_index", ["row", "col"], g.out, "i32"),
+    `var<workgroup> a_tile: array<f32, ${tileRows * TILE_K}>;`,
+    `var<workgroup> b_tile: array<f32, ${tileCols * TILE_K}>;`,
+    ``,
+    `@compute @workgroup_size(${WG_X}, ${WG_Y})`,
+    `fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>, @builtin(local_invocation_index) lane: u32) {`,
+    `  let tile_row = i32(group.y) * ${tileRows};`,
+    `  let tile_col = i32(group.x) * ${tileCols};`,
+    `  let first_row = i32(local.y) * ${GEMM_TILE_M};`,
+    `  let first_col = i32(local.x) * ${TILE_N};`,
+    ...rows.map((i) => `  var acc${i} = vec${TILE_N}<f32>(0.0);`),
+    `  for (var k0: i32 = 0; k0 < ${g.k}; k0 += ${TILE_K}) {`,
+    `    // Stage the slices; out-of-range elements are zeros, so edge tiles need no other care.`,
+    `    for (var i: i32 = 0; i < ${aLoads}; i++) {`,
+    `      let e = i32(lane) + i * ${threads};`,
+    `      let r = e / ${TILE_K};`,
+    `      let kk = e % ${TILE_K};`,
+    `      let row = tile_row + r;`,
+    `      let k = k0 + kk;`,
+    `      a_tile[kk * ${tileRows} + r] = select(0.0, load_a(min(row, ${g.m - 1}), min(k, ${g.k - 1})), row < ${g.m} && k < ${g.k});`,
+    `    }`,
+    `    for (var i: i32 = 0; i < ${bLoads}; i++) {`,
+    `      let e = i32(lane) + i * ${threads};`,
+    `      let kk = e / ${tileCols};`,
+    `      let c = e % ${tileCols};`,
+    `      let col = tile_col + c;`,
+    `      let k = k0 + kk;`,
+    `      b_tile[kk * ${tileCols} + c] = select(0.0, load_b(min(k, ${g.k - 1}), min(col, ${g.n - 1})), col < ${g.n} && k < ${g.k});`,
+    `    }`,
+    `    workgroupBarrier();`,
+    `    for (var kk: i32 = 0; kk < ${TILE_K}; kk++) {`,
+    `      let b_base = kk * ${tileCols} + first_col;`,
+    `      let b = vec${TILE_N}<f32>(${cols.map((j) => `b_tile[b_base + ${j}]`).join(", ")});`,
+    `      let a_base = kk * ${tileRows} + first_row;`,
+    ...rows.map((i) => `      acc${i} = fma(vec${TILE_N}<f32>(a_tile[a_base + ${i}]), b, acc${i});`),
+    `    }`,
+    `    workgroupBarrier();`,
+    `  }`,
+    ...rows.flatMap((i) =>
+      cols.map(
+        (j) =>
+          `  if (tile_row + first_row + ${i} < ${g.m} && tile_col + first_col + ${j} < ${g.n}) { let g = out_index(tile_row + first_row + ${i}, tile_col + first_col + ${j}); out[g] = epilogue(g, acc${i}[${j}]); }`,
+      ),
+    ),
+    `}`,
+    ``,
+  ].join("\n")
+}
+
+/** The register-only form (small K: a workgroup-memory slice would be mostly padding). */
+const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: GemmView): string => {
   const rows = Array.from({ length: GEMM_TILE_M }, (_, i) => i)
   const cols = Array.from({ length: TILE_N }, (_, j) => j)
   return [

@@ -172,8 +172,17 @@ export const usesRandom = (s: Scalar, seen = new Set<number>()): boolean => {
 }
 
 /** The WGSL source of `kernel`: bindings in-0…in-(r−1), the output, then the uniforms. */
-export const renderWgsl = (program: Program, kernel: Kernel): string => {
-  if (kernel.tiled) return renderTiledMatmul(program, kernel, kernel.tiled)
+/** Rendering choices that depend on the adapter. */
+export interface WgslOptions {
+  /**
+   * Stage convolution GEMM operands in workgroup memory. Pays off on GPUs; on lavapipe (a CPU) barriers
+   * cost more than the loads they save (measured: 0.4–1.0 vs 1.0–1.25 GFLOP/s on the UNet's convs).
+   */
+  readonly workgroupMemory?: boolean
+}
+
+export const renderWgsl = (program: Program, kernel: Kernel, options: WgslOptions = {}): string => {
+  if (kernel.tiled) return renderTiledMatmul(program, kernel, kernel.tiled, options.workgroupMemory ?? false)
   const outputs = [{ value: kernel.value, outputType: kernel.outputType }, ...kernel.siblings]
   const { lines, results } = renderBodies(outputs.map((o) => o.value), epilogueSyntax)
   const [groupsX] = gridFor(kernel.threads)

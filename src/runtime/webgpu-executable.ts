@@ -4,7 +4,7 @@
  * Every run is validated under an error scope; `check`/`read` surface the first error as a value.
  */
 import type { Program } from "../compile/program.ts"
-import { dispatchGrid, renderWgsl } from "../compile/wgsl.ts"
+import { dispatchGrid, renderWgsl, type WgslOptions } from "../compile/wgsl.ts"
 import { programError } from "../ir/errors.ts"
 import { readback } from "./buffers.ts"
 import { Usage } from "./flags.ts"
@@ -26,7 +26,12 @@ const toStorage = (dtype: string, data: ArrayLike<number>): ArrayBufferView =>
 /** Prints every kernel's WGSL when SDEFLOW_DEBUG includes "kernels". */
 const debugKernels = (): boolean => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SDEFLOW_DEBUG?.includes("kernels") ?? false
 
-export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promise<Executable> => {
+/** Adapter-dependent rendering: CPU adapters (lavapipe, SwiftShader) skip workgroup-memory staging. */
+export const wgslOptionsFor = (gpu: GpuHandle): WgslOptions => ({
+  workgroupMemory: gpu.adapter.architecture !== "software" && !gpu.adapter.isFallbackAdapter && !/llvmpipe|swiftshader/i.test(gpu.adapter.description),
+})
+
+export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options: WgslOptions = wgslOptionsFor(gpu)): Promise<Executable> => {
   const { device } = gpu
   const buffers = program.slots.map((s, i) => gpu.pool.acquire(s.bytes, SLOT_USAGE, `slot${i}`))
   const uniformWords = Math.max(4, Math.ceil(program.uniforms.length / 4) * 4)
@@ -38,7 +43,7 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program): Promis
   // UNet's backward pass has hundreds of kernels.
   const steps: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; grid: [number, number, number] }[] = []
   for (const kernel of program.kernels) {
-    const wgsl = renderWgsl(program, kernel)
+    const wgsl = renderWgsl(program, kernel, options)
     if (debugKernels()) console.error(wgsl)
     const writes = [kernel.write, ...kernel.siblings.map((o) => o.write)]
     const kinds: BindingKind[] = [...kernel.reads.map((): BindingKind => "read"), ...writes.map((): BindingKind => "read_write"), "uniform"]
