@@ -10,7 +10,8 @@ export interface ReferenceStateDict {
   readonly entries: readonly (readonly [string, readonly number[]])[]
 }
 
-const referenceDir = new URL("../../../shared/reference/", import.meta.url)
+// Copies of ../shared/reference/*.state_dict.txt, kept in the repo so the tests run from any checkout.
+const referenceDir = new URL("./fixtures/", import.meta.url)
 
 /** Python tuple/list literal "(1, 2, 2)" or "(16,)" → numbers. */
 const numbers = (literal: string): number[] =>
