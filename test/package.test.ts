@@ -1,7 +1,10 @@
-import { expect, test } from "bun:test"
+import { expect, test, setDefaultTimeout } from "bun:test"
 import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 test('a Bun script elsewhere can `import { … } from "sdeflow"` and run a compiled program', async () => {
   const dir = mkdtempSync(join(tmpdir(), "sdeflow-consumer-"))

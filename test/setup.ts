@@ -1,5 +1,5 @@
-/** Preloaded before every test file (bunfig.toml): lavapipe is a CPU, so kernel tests get a longer default timeout. */
-import { setDefaultTimeout } from "bun:test"
-
-setDefaultTimeout(120_000)
+/**
+ * Preloaded once before the test files (bunfig.toml). Per-test timeouts are set in each file instead:
+ * bun applies a preload's setDefaultTimeout to the first file only.
+ */
 process.env.XDG_RUNTIME_DIR ??= "/tmp"

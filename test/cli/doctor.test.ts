@@ -1,6 +1,9 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { doctorLimitNames, doctorReport, formatDoctor, verdictOf } from "../../src/runtime/doctor.ts"
 import type { AdapterSummary, GpuHandle } from "../../src/runtime/gpu.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const llvmpipe: AdapterSummary = {
   vendor: "mesa",

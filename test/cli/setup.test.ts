@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import {
   addBackportsSuite,
   backportsListEntry,
@@ -9,6 +9,9 @@ import {
   planBackports,
   planSetup,
 } from "../../scripts/setup-webgpu.mjs"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const bookworm = parseOsRelease(`PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"

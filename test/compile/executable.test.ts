@@ -2,12 +2,15 @@
  * The Executable contract: replay without compiling or allocating, scalar uniforms, device values
  * passed between executables, typed input errors, and validation errors surfaced by `check()`.
  */
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
 import type { Executable, InputValue } from "../../src/runtime/executable.ts"
 import { Usage } from "../../src/runtime/flags.ts"
 import type { Tensor } from "../../src/ir/tensor.ts"
 import { randomData, useGpu } from "../support/backends.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 

@@ -2,12 +2,15 @@
  * The fusion rule as a specification: how many kernels a program becomes, that fusing never changes
  * the numbers, and that no kernel binds more storage buffers than a shader stage allows.
  */
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile, programOf, trace } from "../../src/compile/compile.ts"
 import { simplify } from "../../src/compile/simplify.ts"
 import { movementKinds, topoSort } from "../../src/ir/node.ts"
 import { concat, matmul, normal, type Tensor } from "../../src/ir/tensor.ts"
 import { elementwise, expectBackendsAgree, expectClose, inputsFor, randomData, reduction, runOnce, useGpu } from "../support/backends.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 

@@ -3,13 +3,16 @@
  * grad-of-grad (Hessian–vector products) of a small MLP, gradients on WGSL, and the structural promise
  * that the gradient of a matmul is made of matmuls.
  */
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
 import { grad, valueAndGrad, vjp } from "../../src/ir/autodiff.ts"
 import { topoSort } from "../../src/ir/node.ts"
 import { sizeOf } from "../../src/ir/shape.ts"
 import { concat, conv2d, conv2dGradInput, conv2dGradWeight, input, matmul, stopGradient, where, type Tensor } from "../../src/ir/tensor.ts"
 import { expectBackendsAgree, randomData, reduction, useGpu } from "../support/backends.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 /** Limit for tests that build several matmul pipelines on lavapipe. */

@@ -3,13 +3,16 @@
  * Both backends render the same Program, so these tests catch renderer disagreements, dispatch and
  * indexing mistakes, and anything a kernel forgets to write (outputs are poisoned with NaN first).
  */
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import fc from "fast-check"
 import { binary, conv2d, concat, matmul, unary, where, type Tensor } from "../../src/ir/tensor.ts"
 import { unaryOps, type BinaryOp, type UnaryOp } from "../../src/ir/node.ts"
 import { gridFor, renderWgsl, WORKGROUP } from "../../src/compile/wgsl.ts"
 import { programOf } from "../../src/compile/compile.ts"
 import { elementwise, expectBackendsAgree, inputsFor, randomData, reduction, runOnce, useGpu } from "../support/backends.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 /** Per-test limit for the tests that compile many kernels (lavapipe compiles a pipeline in ~10 ms). */

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import fc from "fast-check"
 import {
   normalFromBits,
@@ -14,6 +14,9 @@ import type { GpuHandle } from "../../src/runtime/gpu.ts"
 import { readback, upload } from "../../src/runtime/buffers.ts"
 import { Usage } from "../../src/runtime/flags.ts"
 import { scoped } from "../../src/runtime/scopes.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const u32 = fc.nat({ max: 0xffffffff })
 

@@ -2,11 +2,14 @@
  * Random nodes inside compiled programs: reproducible across backends and fusion decisions,
  * independent across steps, seeds and nodes, and distributed as promised.
  */
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
 import { normalTolerance } from "../../src/compile/philox.ts"
 import { normal, rademacher, uniform, where, type Tensor } from "../../src/ir/tensor.ts"
 import { inputsFor, runOnce, useGpu, type HostResult } from "../support/backends.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 /** Philox kernels take lavapipe a while to build. */

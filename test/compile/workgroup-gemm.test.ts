@@ -1,9 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile, conv2d, grad, type Tensor } from "../../src/index.ts"
 import { closeGpu, openGpu, type GpuHandle } from "../../src/runtime/gpu.ts"
 import { bunGpu } from "../../src/platform/bun.ts"
 import { programOf } from "../../src/compile/compile.ts"
 import { renderWgsl } from "../../src/compile/wgsl.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 let gpu: GpuHandle
 beforeAll(async () => {

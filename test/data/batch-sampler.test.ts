@@ -1,5 +1,8 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { type Batch, batches, batchesPerEpoch, epochPermutation, nextCursor } from "../../src/data/batch-sampler.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const take = (iterator: Iterator<Batch>, n: number): Batch[] => Array.from({ length: n }, () => iterator.next().value as Batch)
 const options = { size: 10, batchSize: 3, seed: 42 }

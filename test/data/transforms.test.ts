@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import fc from "fast-check"
 import { seededUniform } from "../../src/data/host-random.ts"
 import {
@@ -11,6 +11,9 @@ import {
   randomHorizontalFlip,
   toUnitInterval,
 } from "../../src/data/transforms.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const allPixels = Uint8Array.from({ length: 256 }, (_, i) => i)
 

@@ -4,7 +4,7 @@
  *   f = −½β, g = √β — gets training objectives, likelihood bounds, importance sampling and every sampler
  * from `linearSde` alone. Nothing below knows it is a cosine schedule except the closed-form checks.
  */
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
 import type { Tensor } from "../../src/ir/tensor.ts"
 import { importanceSampler, importanceTime, sampleTimes, uniformTime } from "../../dsl/importance.ts"
@@ -18,6 +18,9 @@ import {
   expectedDsmLoss, expectedElbo, flowMap, gaussianScore, integrate, ksCritical, ksStatistic, logDensity, marginalAt, meanAndError,
   momentZScores, sampleGaussian, type Gaussian2,
 } from "../support/gaussian.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 // The user's code: five lines.
 const s = 0.008

@@ -8,13 +8,16 @@
  * So near the true score (k = 1, tr C⁻¹ ≥ 2) probing everything is *better*; far from it (k = 0.2) the
  * analytic split is. Both cases are measured here against the prediction.
  */
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
 import { vp } from "../../dsl/library/index.ts"
 import { elbo, type ElboOptions } from "../../dsl/objectives.ts"
 import { uniformTime } from "../../dsl/importance.ts"
 import { evaluate } from "../../dsl/time/index.ts"
 import { gaussianScore, integrate, meanAndError, sampleGaussian, type Gaussian2 } from "../support/gaussian.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const sde = vp()
 const data: Gaussian2 = { mean: [1, -2], cov: [0.25, 0.1, 0.09] }

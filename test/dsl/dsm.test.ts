@@ -4,12 +4,15 @@
  * minimal at k = 1 — the irreducible loss ½(D − v·tr C⁻¹) — and the likelihood-weighted loss is the same
  * times g²/v. Expectations over t are 1-D quadratures; the estimates come from compiled `dsm` programs.
  */
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
 import { vp } from "../../dsl/library/index.ts"
 import { importanceTime, uniformTime } from "../../dsl/importance.ts"
 import { dsm, type DsmOptions } from "../../dsl/objectives.ts"
 import { expectedDsmLoss, gaussianScore, integrate, meanAndError, sampleGaussian, type Gaussian2 } from "../support/gaussian.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const sde = vp()
 const data: Gaussian2 = { mean: [1, -2], cov: [0.25, 0.1, 0.09] }

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
 import { subvp, ve, vp } from "../../dsl/library/index.ts"
 import { InvalidOption } from "../../dsl/errors.ts"
@@ -11,6 +11,9 @@ import { solve } from "../../dsl/solve.ts"
 import { adaptive, eulerMaruyama, heun, predictorCorrector, rk4 } from "../../dsl/solvers.ts"
 import { constant, InvalidHorizon, NonFiniteConstant, NotIntegrable, t } from "../../dsl/time/index.ts"
 import { gaussianScore } from "../support/gaussian.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const sde = vp()
 // Not unit-variance data: for N(0, I) the VP probability-flow drift vanishes and any ODE solve is exact.

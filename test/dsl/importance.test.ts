@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
 import { ve, vp } from "../../dsl/library/index.ts"
 import { importanceSampler, importanceTime, sampleTimes, uniformTime } from "../../dsl/importance.ts"
@@ -6,6 +6,9 @@ import { linearSde, type LinearSde } from "../../dsl/sde.ts"
 import { constant, evaluate, t } from "../../dsl/time/index.ts"
 import { useGpu } from "../support/backends.ts"
 import { ksCritical, ksStatistic, meanAndError } from "../support/gaussian.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 const eps = 1e-3

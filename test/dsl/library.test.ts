@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
 import type { Tensor } from "../../src/ir/tensor.ts"
 import { subvp, ve, vp } from "../../dsl/library/index.ts"
@@ -6,6 +6,9 @@ import { timeToTensor } from "../../dsl/lower-time.ts"
 import { driftDivergence, type LinearSde } from "../../dsl/sde.ts"
 import { evaluate } from "../../dsl/time/index.ts"
 import { useGpu } from "../support/backends.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
 import { vp } from "../../dsl/library/index.ts"
 import { importanceTime, uniformTime, type TimeSampling } from "../../dsl/importance.ts"
@@ -8,6 +8,9 @@ import { useGpu } from "../support/backends.ts"
 import {
   expectedElbo, flowLogLikelihood, gaussianScore, logDensity, marginalAt, meanAndError, sampleGaussian, type Gaussian2,
 } from "../support/gaussian.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 const sde = vp()

@@ -1,8 +1,11 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
 import { timeToTensor } from "../../dsl/lower-time.ts"
 import { constant, exp, simplify, t, type TimeExpr } from "../../dsl/time/index.ts"
 import { useGpu } from "../support/backends.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 const times = Float32Array.from({ length: 61 }, (_, k) => 1e-6 * Math.pow(1e6, k / 60))

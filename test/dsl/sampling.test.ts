@@ -1,10 +1,13 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { vp } from "../../dsl/library/index.ts"
 import { pluginReverse, probabilityFlow } from "../../dsl/reverse.ts"
 import { adaptive, eulerMaruyama, heun, predictorCorrector, rk4, sra1, type Solver } from "../../dsl/solvers.ts"
 import { solve } from "../../dsl/solve.ts"
 import { useGpu } from "../support/backends.ts"
 import { flowMap, gaussianScore, marginalAt, momentZScores, sampleGaussian, type Gaussian2 } from "../support/gaussian.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 const sde = vp()

@@ -1,8 +1,11 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { Effect, Exit } from "effect"
 import fc from "fast-check"
 import { decodeSafetensors, decodeSafetensorsSync, encodeSafetensors, SafetensorsError, type SafetensorsReason, type TensorRecord } from "../../src/io/safetensors.ts"
 import { fileWithHeader, splitFile } from "./fixtures/safetensors-files.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 /** The typed error a decode fails with; fails the test if it decodes or throws anything else. */
 const rejection = (bytes: Uint8Array, strict = true): SafetensorsError => {

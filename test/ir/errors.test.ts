@@ -2,10 +2,13 @@
  * Building a program fails early and precisely: a `ShapeError` names the op, every operand's shape
  * and the user's line; an unrepresentable value is a `ProgramError`.
  */
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { vjp } from "../../src/ir/autodiff.ts"
 import { ProgramError, ShapeError } from "../../src/ir/errors.ts"
 import { concat, constant, conv2d, conv2dGradInput, conv2dGradWeight, full, input, matmul, where, type Tensor } from "../../src/ir/tensor.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 /** The error `build` throws; fails the test if it throws none. */
 const errorOf = (build: () => unknown): unknown => {

@@ -1,7 +1,10 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { dense } from "../../src/nn/dense.ts"
 import { fans, initParams, initialValue, varianceScaling, varianceScalingBound } from "../../src/nn/init.ts"
 import { unet } from "../../src/nn/unet.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const moments = (xs: Float32Array) => {
   const mean = xs.reduce((a, v) => a + v, 0) / xs.length

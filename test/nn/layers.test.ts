@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { input, type Tensor } from "../../src/ir/tensor.ts"
 import { selfAttention } from "../../src/nn/attention.ts"
 import { conv2dLayer } from "../../src/nn/conv.ts"
@@ -13,6 +13,9 @@ import { arange, sinusoidalEmbedding, timestepEmbedding } from "../../src/nn/tim
 import type { GpuHandle } from "../../src/runtime/gpu.ts"
 import { expectClose, randomData, runOnce, useGpu, type Tolerance } from "../support/backends.ts"
 import { attentionRef, conv2dRef, denseRef, groupNormRef, siluRef, timestepRef, upsampleRef, type Shape4 } from "./reference-ops.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 

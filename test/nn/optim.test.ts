@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import fc from "fast-check"
 import { compile, programOf, type InputSpec } from "../../src/compile/compile.ts"
 import { grad } from "../../src/ir/autodiff.ts"
@@ -12,6 +12,9 @@ import { warmupLr, warmupLrAt } from "../../src/nn/optim-warmup.ts"
 import { withGpu } from "../../src/platform/bun.ts"
 import type { Executable } from "../../src/runtime/executable.ts"
 import type { GpuHandle } from "../../src/runtime/gpu.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 // ---------------------------------------------------------------------------------------------------
 // A small quadratic: loss = ½ Σ a ⊙ (p − c)², with a different curvature per element.

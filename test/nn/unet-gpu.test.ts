@@ -1,10 +1,13 @@
-import { expect, test } from "bun:test"
+import { expect, test, setDefaultTimeout } from "bun:test"
 import { grad } from "../../src/ir/autodiff.ts"
 import type { Tensor } from "../../src/ir/tensor.ts"
 import { initialValue, varianceScaling } from "../../src/nn/init.ts"
 import { specOf } from "../../src/nn/module.ts"
 import { unet } from "../../src/nn/unet.ts"
 import { randomData, runOnce, useGpu, type HostResult } from "../support/backends.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 

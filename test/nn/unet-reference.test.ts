@@ -1,8 +1,11 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { input } from "../../src/ir/tensor.ts"
 import { parameterCount, specOf } from "../../src/nn/module.ts"
 import { unet } from "../../src/nn/unet.ts"
 import { readReference } from "./reference-state-dict.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const paramInputs = (spec: Record<string, number[]>) => Object.fromEntries(Object.entries(spec).map(([n, s]) => [n, input(n, s)]))
 

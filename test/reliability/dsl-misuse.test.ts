@@ -2,7 +2,7 @@
  * Misusing the Tensor API and the SDE DSL fails with a typed error that names the problem — never a crash
  * (a TypeError, a RangeError, an index out of bounds), never a hang, never a silently wrong program.
  */
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import fc from "fast-check"
 import { ProgramError, ShapeError } from "../../src/ir/errors.ts"
 import { concat, full, input, matmul, type Tensor } from "../../src/ir/tensor.ts"
@@ -14,6 +14,9 @@ import { linearSde } from "../../dsl/sde.ts"
 import { solve } from "../../dsl/solve.ts"
 import { eulerMaruyama } from "../../dsl/solvers.ts"
 import { constant, ImproperDensity, InvalidHorizon, NonFiniteConstant, NonPositiveVariance, NotDifferentiable, NotIntegrable, t } from "../../dsl/time/index.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 /** Every error class misuse may produce. Anything else thrown is a crash. */
 const typedErrors = [ShapeError, ProgramError, InvalidOption, NonFiniteConstant, NotIntegrable, NotDifferentiable, InvalidHorizon, NonPositiveVariance, ImproperDensity]

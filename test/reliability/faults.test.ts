@@ -3,7 +3,7 @@
  * write, and a WebGPU device destroyed from outside mid-run. Each is survived or reported as a typed error,
  * and no checkpoint is ever lost.
  */
-import { afterAll, describe, expect, test } from "bun:test"
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test"
 import { Effect, Stream } from "effect"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -14,6 +14,9 @@ import { checkpointPath, latestCheckpoint, loadCheckpoint } from "../../src/trai
 import { trainResilient, type ResilientEvent } from "../../src/train/resilience.ts"
 import { swissrollBatch, toyOptions, toyRun, toyShapes } from "../support/fault-child.ts"
 import { lineReader } from "./children.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const scratch = mkdtempSync(join(tmpdir(), "sdeflow-faults-"))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))

@@ -3,7 +3,7 @@
  * CIFAR-10 cache with a flipped byte. Each is caught with a typed error that names the culprit (or repaired),
  * and none turns into a crash or a run that trains on garbage.
  */
-import { afterAll, describe, expect, test } from "bun:test"
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test"
 import fc from "fast-check"
 import { Effect } from "effect"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -17,6 +17,9 @@ import type { HostParams } from "../../src/nn/optim.ts"
 import { toyRun, toyShapes } from "../support/fault-child.ts"
 import { freshDir, mirrorTarball, removeFreshDirs, runWith, scriptedFetchers, sriSha512, tinyDataset, valueOf } from "../data/tiny-cifar.ts"
 import { seeded } from "./children.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const scratch = mkdtempSync(join(tmpdir(), "sdeflow-files-"))
 afterAll(() => {

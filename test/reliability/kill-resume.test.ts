@@ -3,7 +3,7 @@
  * checkpoint, which is always loadable, and its losses continue exactly as an uninterrupted run's do.
  * Slow tier (`SDEFLOW_SLOW_TESTS=1`): 20 child processes.
  */
-import { afterAll, describe, expect, test } from "bun:test"
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test"
 import { Effect } from "effect"
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -11,6 +11,9 @@ import { join } from "node:path"
 import { latestCheckpoint } from "../../src/train/checkpoint.ts"
 import { toyRun, toyShapes } from "../support/fault-child.ts"
 import { lineReader, seeded } from "./children.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const slow = process.env.SDEFLOW_SLOW_TESTS === "1"
 const scratch = mkdtempSync(join(tmpdir(), "sdeflow-kill-"))

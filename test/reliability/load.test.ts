@@ -4,10 +4,13 @@
  * executable must hand its buffers back to the pool for the next compile; identical programs share pipelines.
  * Slow tier (`SDEFLOW_SLOW_TESTS=1`).
  */
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
 import { normal, type Tensor } from "../../src/ir/tensor.ts"
 import { useGpu } from "../support/backends.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const slow = process.env.SDEFLOW_SLOW_TESTS === "1"
 const gpu = useGpu()

@@ -1,9 +1,12 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { Effect, Exit } from "effect"
 import { BunGpu, bunGpu, withGpu } from "../../src/platform/bun.ts"
 import { Gpu } from "../../src/runtime/gpu.ts"
 import { readFloat32, upload, readback } from "../../src/runtime/buffers.ts"
 import { scoped } from "../../src/runtime/scopes.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 describe("Gpu service", () => {
   test("the layer acquires a device and destroys it when the scope closes", async () => {

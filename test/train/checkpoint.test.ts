@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test"
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test"
 import { Effect, Schema } from "effect"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -274,6 +274,9 @@ describe("kill -9 during saves", () => {
   const childSource = `
 import { Effect } from ${JSON.stringify(Bun.resolveSync("effect", import.meta.dir))}
 import { saveCheckpointTo } from ${JSON.stringify(new URL("../../src/train/checkpoint.ts", import.meta.url).pathname)}
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 const [dir, first] = [process.argv[2], Number(process.argv[3])]
 const spec = ${JSON.stringify(bigSpec)}
 const pattern = ${pattern.toString()}

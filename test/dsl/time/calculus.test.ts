@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import fc from "fast-check"
 import {
   constant, derivative, evaluate, integrate, lerp, max, NotDifferentiable, NotIntegrable, show, simplify, t, table,
@@ -6,6 +6,9 @@ import {
 } from "../../../dsl/time/index.ts"
 import { polynomial, polynomialTimesExponential, randomExpression, substitutionIntegrand } from "./arbitraries.ts"
 import { grid, simpson } from "./numeric.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const at = fc.double({ min: 0.02, max: 0.98, noNaN: true })
 const close = (got: number, want: number, rel: number) =>

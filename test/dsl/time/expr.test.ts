@@ -1,7 +1,10 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import {
   constant, evaluate, lerp, NonFiniteConstant, show, simplify, t, table, timeExprKinds, type TimeExpr,
 } from "../../../dsl/time/index.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const caught = (f: () => unknown): unknown => {
   try { f() } catch (e) { return e }

@@ -1,9 +1,12 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import {
   constant, evaluate, importanceDensity, ImproperDensity, InvalidHorizon, lerp, linearMarginals, t,
   type ImportanceDensity, type TimeExpr,
 } from "../../../dsl/time/index.ts"
 import { grid, ksCritical, ksStatistic, simpson, uniforms } from "./numeric.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const [beta0, beta1, eps] = [0.1, 20, 1e-3]
 const beta = lerp(beta0, beta1, t)

@@ -1,8 +1,11 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import {
   constant, evaluate, InvalidHorizon, lerp, linearMarginals, NonPositiveVariance, show, t, type TimeExpr,
 } from "../../../dsl/time/index.ts"
 import { grid, simpson } from "./numeric.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const [beta0, beta1] = [0.1, 20]
 const beta = lerp(beta0, beta1, t)

@@ -1,7 +1,10 @@
-import { describe, expect, test } from "bun:test"
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import fc from "fast-check"
 import { constant, evaluate, lerp, show, simplify, t, type TimeExpr } from "../../../dsl/time/index.ts"
 import { randomExpression } from "./arbitraries.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
 
 const x = t.sin() // an opaque non-constant sub-expression
 
