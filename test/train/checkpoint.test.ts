@@ -16,6 +16,9 @@ import {
   type Checkpoint,
 } from "../../src/train/checkpoint.ts"
 
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
+
 const scratch = mkdtempSync(join(tmpdir(), "sdeflow-ckpt-"))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 let dirCounter = 0
@@ -274,9 +277,6 @@ describe("kill -9 during saves", () => {
   const childSource = `
 import { Effect } from ${JSON.stringify(Bun.resolveSync("effect", import.meta.dir))}
 import { saveCheckpointTo } from ${JSON.stringify(new URL("../../src/train/checkpoint.ts", import.meta.url).pathname)}
-
-// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
-setDefaultTimeout(120_000)
 const [dir, first] = [process.argv[2], Number(process.argv[3])]
 const spec = ${JSON.stringify(bigSpec)}
 const pattern = ${pattern.toString()}
