@@ -30,6 +30,24 @@ export interface GpuHandle {
 /** Features requested when the adapter has them; everything else runs without. */
 const optionalFeatures = ["timestamp-query", "shader-f16", "subgroups"] as const
 
+/**
+ * requestDevice with the adapter's whole limits (bun-webgpu rejects hand-picked subsets, STACK-NOTES).
+ * bun-webgpu now and then marshals the feature list wrongly ("Value 629 is invalid for WGPUFeatureName",
+ * about 1 run in 50 here): a fresh adapter and request succeed, so that failure is retried twice.
+ */
+const requestDevice = async (gpu: GPU, first: GPUAdapter, attempts = 3): Promise<{ adapter: GPUAdapter; device: GPUDevice }> => {
+  let adapter = first
+  for (let attempt = 1; ; attempt++) {
+    const requiredFeatures = optionalFeatures.filter((f) => adapter.features.has(f)) as GPUFeatureName[]
+    try {
+      return { adapter, device: await adapter.requestDevice({ requiredFeatures, requiredLimits: adapter.limits as unknown as Record<string, number> }) }
+    } catch (error) {
+      if (attempt >= attempts || !/Invalid feature required/.test(String(error))) throw error
+      adapter = (await gpu.requestAdapter({ powerPreference: "high-performance" })) ?? adapter
+    }
+  }
+}
+
 /** Requests adapter + device (with the adapter's full limits). Plain promise: used by both entries. */
 export const openGpu = async (gpu: GPU): Promise<GpuHandle> => {
   let adapter: GPUAdapter | null
@@ -39,13 +57,9 @@ export const openGpu = async (gpu: GPU): Promise<GpuHandle> => {
     throw new NoAdapter({ message: `${installHint}\n(requestAdapter threw: ${String(cause)})` })
   }
   if (!adapter) throw new NoAdapter({ message: installHint })
-  const requiredFeatures = optionalFeatures.filter((f) => adapter.features.has(f))
-  // The adapter's whole limits object: bun-webgpu rejects hand-picked subsets (STACK-NOTES).
-  const device = await adapter.requestDevice({
-    requiredFeatures: requiredFeatures as GPUFeatureName[],
-    requiredLimits: adapter.limits as unknown as Record<string, number>,
-  })
-  const info = adapter.info
+  const opened = await requestDevice(gpu, adapter)
+  const device = opened.device
+  const info = opened.adapter.info
   const lost = device.lost.then(
     (l) => new DeviceLost({ reason: l.reason ?? "unknown", message: `WebGPU device lost (${l.reason}): ${l.message}` }),
   )
