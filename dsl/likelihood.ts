@@ -86,13 +86,14 @@ export const probabilityFlowLikelihood = async (
   probeProgram.run({}, { seed: options.seed ?? 0 })
   const probe = probeProgram.output("out")
   const dt = (sde.T - eps) / steps
-  let x: InputValue = data
-  let total: InputValue = new Float32Array(n)
-  for (let i = 0; i < steps; i++) {
-    rk4.run({ ...inputs, x, total, probe, t: eps + i * dt, dt })
-    x = rk4.output("x")
-    total = rk4.output("total")
-  }
+  rk4.runChain({
+    steps,
+    inputs: { ...inputs, x: data, total: new Float32Array(n), probe, t: eps, dt },
+    scalars: (i) => ({ t: eps + i * dt, dt }),
+    options: () => ({}),
+    feedback: { x: "x", total: "total" },
+  })
+  const [x, total] = [rk4.output("x"), rk4.output("total")]
   const final = await compile(({ x, total }: { x: Tensor; total: Tensor }) => priorLogDensity(sde, x).add(total), { x: shape, total: [n] }, { backend })
   final.run({ x, total })
   return (await final.read("out")) as Float32Array | Float64Array

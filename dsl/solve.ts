@@ -74,7 +74,14 @@ export const solve = async (rev: ReverseSde, solver: Solver, options: SolveOptio
 
   if (solver.kind !== "adaptive") {
     const dt = (t1 - t0) / options.steps
-    for (let i = 0; i < options.steps; i++) x = run(program, x, t0 + i * dt, dt, i)
+    // All steps recorded into a few command buffers, the state fed back on the device.
+    program.runChain({
+      steps: options.steps,
+      inputs: { ...inputs, x, t: t0, dt },
+      scalars: (i) => ({ t: t0 + i * dt, dt }),
+      options: (i) => ({ seed, step: i }),
+      feedback: { x: "x" },
+    })
     return { x: (await program.read("x")) as Float32Array | Float64Array, steps: options.steps, rejected: 0 }
   }
 

@@ -2,7 +2,7 @@
 import { compileJsKernel, type KernelFn, type Precision } from "../compile/js.ts"
 import type { DType } from "../ir/node.ts"
 import type { Program } from "../compile/program.ts"
-import { checkInputs, inputNamed, isDeviceValue, outputNamed, packUniforms, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
+import { checkInputs, inputNamed, isDeviceValue, outputNamed, packUniforms, type Chain, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
 import { programError } from "../ir/errors.ts"
 
 type Storage = Float32Array | Float64Array | Int32Array | Uint32Array
@@ -47,6 +47,12 @@ export const cpuExecutable = (program: Program, precision: Precision = "f64"): E
     program,
     run(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}) {
       execute(inputs, options)
+    },
+    runChain(chain: Chain) {
+      for (let i = 0; i < chain.steps; i++) {
+        const fed = i === 0 ? {} : Object.fromEntries(Object.entries(chain.feedback).map(([out, inp]) => [inp, slots[outputOf(out).slot]!.slice()]))
+        execute({ ...chain.inputs, ...fed, ...chain.scalars(i) }, chain.options(i))
+      }
     },
     async profile(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}): Promise<readonly KernelTime[]> {
       return execute(inputs, options, true)

@@ -24,6 +24,16 @@ export interface KernelTime {
   readonly ms: number
 }
 
+/** A sequence of runs whose outputs feed the next run's inputs (a solver's time steps). */
+export interface Chain {
+  readonly steps: number
+  readonly inputs: Readonly<Record<string, InputValue>>
+  /** Scalar inputs of step i (e.g. t, dt). */
+  readonly scalars: (i: number) => Readonly<Record<string, number>>
+  readonly options: (i: number) => RunOptions
+  readonly feedback: Readonly<Record<string, string>>
+}
+
 export interface RunOptions {
   /** Key of every random node (default 0). */
   readonly seed?: number
@@ -36,6 +46,12 @@ export interface Executable {
   readonly program: Program
   /** Enqueues one run with new inputs; the GPU backend returns before the device finishes. */
   run(inputs: Readonly<Record<string, InputValue>>, options?: RunOptions): void
+  /**
+   * Runs `steps` times, feeding outputs back into inputs (`feedback`: output name → input name) on the
+   * device, with per-step scalars and run options: many steps per command buffer, no host round trip.
+   * The first step uses `inputs` as `run` does.
+   */
+  runChain(chain: Chain): void
   /** Copies an output back to the host (waits for pending runs). */
   read(name: string): Promise<Float32Array | Float64Array | Int32Array | Uint32Array>
   /** An output as a device value, to feed another executable without a round trip. */

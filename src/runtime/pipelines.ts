@@ -62,7 +62,8 @@ export class PipelineCache {
         entries: bindings.map((kind, binding) => ({
           binding,
           visibility: ShaderStage.COMPUTE,
-          buffer: { type: bufferType[kind] },
+          // Uniforms take a dynamic offset, so a chain of runs can give each step its own slot.
+          buffer: { type: bufferType[kind], hasDynamicOffset: kind === "uniform" },
         })),
       })
       const pipeline = device.createComputePipeline({

@@ -10,11 +10,13 @@ import { readback } from "./buffers.ts"
 import { Usage } from "./flags.ts"
 import type { GpuHandle } from "./gpu.ts"
 import type { BindingKind } from "./pipelines.ts"
-import { checkInputs, inputNamed, isDeviceValue, outputNamed, packUniforms, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
+import { checkInputs, inputNamed, isDeviceValue, outputNamed, packUniforms, type Chain, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
 import { PassTimer } from "./timing.ts"
 import { Validation } from "./errors.ts"
 
 const SLOT_USAGE = Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST
+/** Steps of a chain recorded into one command buffer. */
+const CHAIN_CHUNK = 64
 
 const typedFor = (dtype: string, bytes: ArrayBuffer) =>
   dtype === "f32" ? new Float32Array(bytes) : dtype === "i32" ? new Int32Array(bytes) : new Uint32Array(bytes)
@@ -35,7 +37,9 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options
   const { device } = gpu
   const buffers = program.slots.map((s, i) => gpu.pool.acquire(s.bytes, SLOT_USAGE, `slot${i}`))
   const uniformWords = Math.max(4, Math.ceil(program.uniforms.length / 4) * 4)
-  const uniformBuffer = gpu.pool.acquire(uniformWords * 4, Usage.UNIFORM | Usage.COPY_DST, "uniforms")
+  // One 256-byte-aligned uniform slot per step of a chain (minUniformBufferOffsetAlignment ≤ 256).
+  const uniformStride = Math.max(256, Math.ceil((uniformWords * 4) / 256) * 256)
+  const uniformBuffer = gpu.pool.acquire(uniformStride * CHAIN_CHUNK, Usage.UNIFORM | Usage.COPY_DST, "uniforms")
   for (const c of program.constants) device.queue.writeBuffer(buffers[c.slot]!, 0, c.values)
   const inputSlots = new Set([...program.inputs.flatMap((i) => (i.place.kind === "buffer" ? [i.place.slot] : [])), ...program.constants.map((c) => c.slot)])
 
@@ -48,11 +52,14 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options
     const writes = [kernel.write, ...kernel.siblings.map((o) => o.write)]
     const kinds: BindingKind[] = [...kernel.reads.map((): BindingKind => "read"), ...writes.map((): BindingKind => "read_write"), "uniform"]
     const { pipeline, layout } = await gpu.pipelines.get(wgsl, kinds, kernel.name)
-    const resources = [...kernel.reads.map((s) => buffers[s]!), ...writes.map((s) => buffers[s]!), uniformBuffer]
+    const storage = [...kernel.reads.map((s) => buffers[s]!), ...writes.map((s) => buffers[s]!)]
     const bindGroup = device.createBindGroup({
       layout,
       label: kernel.name,
-      entries: resources.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: [
+        ...storage.map((buffer, binding) => ({ binding, resource: { buffer } })),
+        { binding: storage.length, resource: { buffer: uniformBuffer, size: uniformWords * 4 } },
+      ],
     })
     steps.push({ pipeline, bindGroup, grid: dispatchGrid(kernel) })
   }
@@ -68,11 +75,8 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options
   }
 
   /** Records one run: input copies, uniforms, every kernel; submits; checks validity asynchronously. */
-  const record = (inputs: Readonly<Record<string, InputValue>>, options: RunOptions, timer?: PassTimer): void => {
-      if (destroyed) throw programError("run", "the executable was destroyed")
-      checkInputs(program, inputs)
-      device.pushErrorScope("validation")
-      const encoder = device.createCommandEncoder()
+  /** Input copies/uploads of a run into its encoder. */
+  const stageInputs = (encoder: GPUCommandEncoder, inputs: Readonly<Record<string, InputValue>>): void => {
       for (const input of program.inputs) {
         if (input.place.kind !== "buffer") continue
         const value = inputs[input.name] as Exclude<InputValue, number>
@@ -84,24 +88,69 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options
           device.queue.writeBuffer(target, 0, data.buffer, data.byteOffset, data.byteLength)
         }
       }
-      device.queue.writeBuffer(uniformBuffer, 0, packUniforms(program, inputs, options))
-      // One pass for the whole program; a profiled run gives each kernel its own timed pass.
-      let pass = encoder.beginComputePass(timer ? { timestampWrites: timer.next()! } : {})
-      steps.forEach((step, i) => {
-        if (timer && i > 0) {
-          pass.end()
-          pass = encoder.beginComputePass({ timestampWrites: timer.next()! })
+  }
+
+  /** Every kernel of one run, reading uniform slot `slot`; a profiled run gives each kernel its own timed pass. */
+  const dispatchAll = (encoder: GPUCommandEncoder, slot: number, timer?: PassTimer): void => {
+    let pass = encoder.beginComputePass(timer ? { timestampWrites: timer.next()! } : {})
+    steps.forEach((step, i) => {
+      if (timer && i > 0) {
+        pass.end()
+        pass = encoder.beginComputePass({ timestampWrites: timer.next()! })
+      }
+      pass.setPipeline(step.pipeline)
+      pass.setBindGroup(0, step.bindGroup, [slot * uniformStride])
+      pass.dispatchWorkgroups(step.grid[0], step.grid[1], step.grid[2])
+    })
+    pass.end()
+  }
+
+  /** Submits `encoder` under a validation scope whose verdict `check()` reports. */
+  const submitChecked = (encoder: GPUCommandEncoder): void => {
+    device.queue.submit([encoder.finish()])
+    pending = device.popErrorScope().then((e) => {
+      if (e && !firstError) firstError = new Validation({ operation: "run", message: `run: ${e.message}` })
+    })
+  }
+
+  const record = (inputs: Readonly<Record<string, InputValue>>, options: RunOptions, timer?: PassTimer): void => {
+    if (destroyed) throw programError("run", "the executable was destroyed")
+    checkInputs(program, inputs)
+    device.pushErrorScope("validation")
+    const encoder = device.createCommandEncoder()
+    stageInputs(encoder, inputs)
+    device.queue.writeBuffer(uniformBuffer, 0, packUniforms(program, inputs, options))
+    dispatchAll(encoder, 0, timer)
+    timer?.resolveInto(encoder)
+    submitChecked(encoder)
+  }
+
+  /** A chain: CHAIN_CHUNK steps per command buffer, each with its uniform slot, outputs copied back to inputs. */
+  const recordChain = (chain: Chain): void => {
+    if (destroyed) throw programError("run", "the executable was destroyed")
+    const copies = Object.entries(chain.feedback).map(([out, inp]) => {
+      const [from, to] = [outputOf(out).slot, inputNamed(program, inp).slot]
+      return { from: buffers[from]!, to: buffers[to]!, bytes: program.slots[to]!.bytes }
+    })
+    for (let start = 0; start < chain.steps; start += CHAIN_CHUNK) {
+      const count = Math.min(CHAIN_CHUNK, chain.steps - start)
+      device.pushErrorScope("validation")
+      const encoder = device.createCommandEncoder()
+      const words = new Uint32Array((uniformStride / 4) * count)
+      for (let k = 0; k < count; k++) {
+        const i = start + k
+        const inputs = { ...chain.inputs, ...chain.scalars(i) }
+        if (i === 0) {
+          checkInputs(program, inputs)
+          stageInputs(encoder, inputs)
         }
-        pass.setPipeline(step.pipeline)
-        pass.setBindGroup(0, step.bindGroup)
-        pass.dispatchWorkgroups(step.grid[0], step.grid[1], step.grid[2])
-      })
-      pass.end()
-      timer?.resolveInto(encoder)
-      device.queue.submit([encoder.finish()])
-      pending = device.popErrorScope().then((e) => {
-        if (e && !firstError) firstError = new Validation({ operation: "run", message: `run: ${e.message}` })
-      })
+        words.set(packUniforms(program, inputs, chain.options(i)), (k * uniformStride) / 4)
+        dispatchAll(encoder, k)
+        for (const c of copies) encoder.copyBufferToBuffer(c.from, 0, c.to, 0, c.bytes)
+      }
+      device.queue.writeBuffer(uniformBuffer, 0, words)
+      submitChecked(encoder)
+    }
   }
 
   return {
@@ -109,6 +158,9 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options
     program,
     run(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}) {
       record(inputs, options)
+    },
+    runChain(chain: Chain) {
+      recordChain(chain)
     },
     async profile(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}): Promise<readonly KernelTime[]> {
       if (!gpu.features.has("timestamp-query")) throw programError("profile", "the adapter has no timestamp-query feature")
