@@ -28,7 +28,7 @@ export interface TiledMatmul {
   readonly epilogue: Scalar
 }
 
-export const TILE_M = 4
+export const TILE_M = 8
 export const TILE_N = 4
 /** The loader (convolution) form re-derives im2col indices per element, so it amortises each B load over more rows. */
 export const GEMM_TILE_M = 8
