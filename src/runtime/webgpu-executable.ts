@@ -74,20 +74,19 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options
     if (firstError) throw firstError
   }
 
-  /** Records one run: input copies, uniforms, every kernel; submits; checks validity asynchronously. */
-  /** Input copies/uploads of a run into its encoder. */
+  /** Input copies/uploads of a run into its encoder (a device value already in place costs nothing). */
   const stageInputs = (encoder: GPUCommandEncoder, inputs: Readonly<Record<string, InputValue>>): void => {
-      for (const input of program.inputs) {
-        if (input.place.kind !== "buffer") continue
-        const value = inputs[input.name] as Exclude<InputValue, number>
-        const target = buffers[input.place.slot]!
-        if (isDeviceValue(value)) {
-          if (value.buffer !== target) encoder.copyBufferToBuffer(value.buffer!, 0, target, 0, program.slots[input.place.slot]!.bytes)
-        } else {
-          const data = toStorage(input.dtype, value as ArrayLike<number>)
-          device.queue.writeBuffer(target, 0, data.buffer, data.byteOffset, data.byteLength)
-        }
+    for (const input of program.inputs) {
+      if (input.place.kind !== "buffer") continue
+      const value = inputs[input.name] as Exclude<InputValue, number>
+      const target = buffers[input.place.slot]!
+      if (isDeviceValue(value)) {
+        if (value.buffer !== target) encoder.copyBufferToBuffer(value.buffer!, 0, target, 0, program.slots[input.place.slot]!.bytes)
+      } else {
+        const data = toStorage(input.dtype, value as ArrayLike<number>)
+        device.queue.writeBuffer(target, 0, data.buffer, data.byteOffset, data.byteLength)
       }
+    }
   }
 
   /** Every kernel of one run, reading uniform slot `slot`; a profiled run gives each kernel its own timed pass. */
@@ -113,6 +112,7 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options
     })
   }
 
+  /** Records one run: input copies, uniforms, every kernel; submits; checks validity asynchronously. */
   const record = (inputs: Readonly<Record<string, InputValue>>, options: RunOptions, timer?: PassTimer): void => {
     if (destroyed) throw programError("run", "the executable was destroyed")
     checkInputs(program, inputs)
