@@ -11,6 +11,8 @@ import type { GpuHandle } from "../runtime/gpu.ts"
 import type { Executable } from "../runtime/executable.ts"
 import { cpuExecutable } from "../runtime/cpu-executable.ts"
 import { webgpuExecutable } from "../runtime/webgpu-executable.ts"
+import { tunedTiles } from "../runtime/autotune.ts"
+import { defaultTiles } from "./tiled-matmul.ts"
 
 /** An input's shape (`[]` for a scalar uniform such as t or dt), optionally with a dtype. */
 export type InputSpec = readonly number[] | { readonly shape: readonly number[]; readonly dtype: DType }
@@ -69,5 +71,7 @@ export const compile = async <I extends Record<string, InputSpec>>(
     maxStorageBuffers: gpu ? gpu.limits.maxStorageBuffersPerShaderStage : 10,
   })
   if (!gpu) return cpuExecutable(program, options.precision)
-  return options.workgroupMemory === undefined ? webgpuExecutable(gpu, program) : webgpuExecutable(gpu, program, { workgroupMemory: options.workgroupMemory })
+  // Tile shapes are measured once per device, and only when a program has a contraction to tile.
+  const tiles = program.kernels.some((k) => k.tiled) ? await tunedTiles(gpu) : defaultTiles
+  return webgpuExecutable(gpu, program, options.workgroupMemory === undefined ? tiles : { ...tiles, workgroupMemory: options.workgroupMemory })
 }

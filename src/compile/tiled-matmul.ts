@@ -28,17 +28,26 @@ export interface TiledMatmul {
   readonly epilogue: Scalar
 }
 
-export const TILE_M = 8
+/** Register-tile rows per thread and workgroup staging: chosen per adapter (see runtime/autotune.ts). */
+export interface TileShape {
+  /** Output rows per thread of the strided matmul form. */
+  readonly matmulRows: number
+  /** Output rows per thread of the loader (convolution) form. */
+  readonly gemmRows: number
+  /** Stage loader-form operands in workgroup memory (for K ≥ 64). */
+  readonly workgroupMemory: boolean
+}
+
+/** Measured best on lavapipe (8 rows: 1024³ matmul 8.9 → 9.8 GFLOP/s; convs ~2× over 4 rows). */
+export const defaultTiles: TileShape = { matmulRows: 8, gemmRows: 8, workgroupMemory: false }
 export const TILE_N = 4
-/** The loader (convolution) form re-derives im2col indices per element, so it amortises each B load over more rows. */
-export const GEMM_TILE_M = 8
 export const WG_X = 16
 export const WG_Y = 8
 
 /** Workgroups: x over column tiles, y over row tiles, z over the batch. */
-export const tiledGrid = (t: TiledMatmul): [number, number, number] => [
+export const tiledGrid = (t: TiledMatmul, tiles: TileShape = defaultTiles): [number, number, number] => [
   Math.ceil(t.n / (TILE_N * WG_X)),
-  Math.ceil(t.m / ((t.gemm ? GEMM_TILE_M : TILE_M) * WG_Y)),
+  Math.ceil(t.m / ((t.gemm ? tiles.gemmRows : tiles.matmulRows) * WG_Y)),
   t.batchShape.reduce((a, b) => a * b, 1),
 ]
 
@@ -68,14 +77,18 @@ const epilogueBindings = (s: Scalar, found = new Set<number>(), seen = new Set<n
 const vec4Aligned = (view: StridedView, rank: number, contiguousAxis: number, otherAxis: number, extent: number): boolean =>
   view.strides[contiguousAxis] === 1 && extent % 4 === 0 && view.offset % 4 === 0 && view.strides[otherAxis]! % 4 === 0 && view.strides.slice(0, rank).every((s) => s % 4 === 0)
 
-export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatmul, workgroupMemory = false): string => {
-  if (t.gemm) return workgroupMemory && t.gemm.k >= SHARED_MIN_K ? renderSharedGemm(program, kernel, t, t.gemm) : renderRegisterGemm(program, kernel, t, t.gemm)
+export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatmul, tiles: TileShape = defaultTiles): string => {
+  if (t.gemm)
+    return tiles.workgroupMemory && t.gemm.k >= SHARED_MIN_K
+      ? renderSharedGemm(program, kernel, t, t.gemm, tiles.gemmRows)
+      : renderRegisterGemm(program, kernel, t, t.gemm, tiles.gemmRows)
+  const rowsPerThread = tiles.matmulRows
   const a = t.a!
   const bOperand = t.b!
   const rank = t.batchShape.length
   const [aRow, aCol] = [a.view.strides[rank]!, a.view.strides[rank + 1]!]
   const [bRow, bCol] = [bOperand.view.strides[rank]!, bOperand.view.strides[rank + 1]!]
-  const rows = Array.from({ length: TILE_M }, (_, i) => i)
+  const rows = Array.from({ length: rowsPerThread }, (_, i) => i)
   const cols = Array.from({ length: TILE_N }, (_, j) => j)
   // vec4 loads (one 16-byte load per 4 elements) when an operand is contiguous and 16-byte aligned.
   const scalarOnly = epilogueBindings(t.epilogue)
@@ -100,11 +113,11 @@ export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatm
         `  }`,
       ]
   return [
-    ...header(program, kernel, t, `tiled matmul ${rank ? `[${t.batchShape}] × ` : ""}${t.m}×${t.k} · ${t.k}×${t.n}, ${TILE_M}×${TILE_N} per thread${vecA ? ", vec4 A and B" : vecB ? ", vec4 B" : ""}`, elementType),
+    ...header(program, kernel, t, `tiled matmul ${rank ? `[${t.batchShape}] × ` : ""}${t.m}×${t.k} · ${t.k}×${t.n}, ${rowsPerThread}×${TILE_N} per thread${vecA ? ", vec4 A and B" : vecB ? ", vec4 B" : ""}`, elementType),
     ``,
     `@compute @workgroup_size(${WG_X}, ${WG_Y})`,
     `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
-    `  let row0 = i32(id.y) * ${TILE_M};`,
+    `  let row0 = i32(id.y) * ${rowsPerThread};`,
     `  let col0 = i32(id.x) * ${TILE_N};`,
     `  if (row0 >= ${t.m} || col0 >= ${t.n}) { return; }`,
     `  let z = i32(id.z);`,
@@ -169,16 +182,16 @@ const TILE_K = 16
  * once per thread that needs it), then each thread runs its 8×4 register tile out of workgroup memory.
  * Two barriers per 16-wide k-slice.
  */
-const renderSharedGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: GemmView): string => {
-  const tileRows = GEMM_TILE_M * WG_Y
+const renderSharedGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: GemmView, rowsPerThread: number): string => {
+  const tileRows = rowsPerThread * WG_Y
   const tileCols = TILE_N * WG_X
   const threads = WG_X * WG_Y
-  const rows = Array.from({ length: GEMM_TILE_M }, (_, i) => i)
+  const rows = Array.from({ length: rowsPerThread }, (_, i) => i)
   const cols = Array.from({ length: TILE_N }, (_, j) => j)
   const aLoads = (tileRows * TILE_K) / threads
   const bLoads = (tileCols * TILE_K) / threads
   return [
-    ...header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${GEMM_TILE_M}×${TILE_N} per thread, ${tileRows}×${TILE_K} / ${TILE_K}×${tileCols} slices in workgroup memory`),
+    ...header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${rowsPerThread}×${TILE_N} per thread, ${tileRows}×${TILE_K} / ${TILE_K}×${tileCols} slices in workgroup memory`),
     ...loaderFunction("load_a", ["row", "k"], g.a, "f32"),
     ...loaderFunction("load_b", ["k", "col"], g.b, "f32"),
     ...loaderFunction("out_index", ["row", "col"], g.out, "i32"),
@@ -189,7 +202,7 @@ const renderSharedGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: G
     `fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>, @builtin(local_invocation_index) lane: u32) {`,
     `  let tile_row = i32(group.y) * ${tileRows};`,
     `  let tile_col = i32(group.x) * ${tileCols};`,
-    `  let first_row = i32(local.y) * ${GEMM_TILE_M};`,
+    `  let first_row = i32(local.y) * ${rowsPerThread};`,
     `  let first_col = i32(local.x) * ${TILE_N};`,
     ...rows.map((i) => `  var acc${i} = vec${TILE_N}<f32>(0.0);`),
     `  for (var k0: i32 = 0; k0 < ${g.k}; k0 += ${TILE_K}) {`,
@@ -231,18 +244,18 @@ const renderSharedGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: G
 }
 
 /** The register-only form (small K: a workgroup-memory slice would be mostly padding). */
-const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: GemmView): string => {
-  const rows = Array.from({ length: GEMM_TILE_M }, (_, i) => i)
+const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: GemmView, rowsPerThread: number): string => {
+  const rows = Array.from({ length: rowsPerThread }, (_, i) => i)
   const cols = Array.from({ length: TILE_N }, (_, j) => j)
   return [
-    ...header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${GEMM_TILE_M}×${TILE_N} per thread`),
+    ...header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${rowsPerThread}×${TILE_N} per thread`),
     ...loaderFunction("load_a", ["row", "k"], g.a, "f32"),
     ...loaderFunction("load_b", ["k", "col"], g.b, "f32"),
     ...loaderFunction("out_index", ["row", "col"], g.out, "i32"),
     ``,
     `@compute @workgroup_size(${WG_X}, ${WG_Y})`,
     `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
-    `  let first_row = i32(id.y) * ${GEMM_TILE_M};`,
+    `  let first_row = i32(id.y) * ${rowsPerThread};`,
     `  let first_col = i32(id.x) * ${TILE_N};`,
     `  if (first_row >= ${g.m} || first_col >= ${g.n}) { return; }`,
     `  // Edge tiles clamp their row/column (loads stay in bounds; the extra results are not stored).`,

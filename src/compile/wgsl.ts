@@ -3,7 +3,7 @@
  * fused primitives), one thread per output element, dispatched on a 2-D grid past 65535 workgroups.
  */
 import { philoxWgsl } from "./philox.ts"
-import { renderTiledMatmul, tiledGrid } from "./tiled-matmul.ts"
+import { defaultTiles, renderTiledMatmul, tiledGrid, type TileShape } from "./tiled-matmul.ts"
 import type { Kernel, Program } from "./program.ts"
 import { renderBodies, type Syntax } from "./render.ts"
 
@@ -15,7 +15,8 @@ export const WORKGROUP = 256
 const MAX_GROUPS = 65535
 
 /** Workgroup counts (x, y, z) a kernel is dispatched with. */
-export const dispatchGrid = (kernel: Kernel): [number, number, number] => (kernel.tiled ? tiledGrid(kernel.tiled) : [...gridFor(kernel.threads), 1])
+export const dispatchGrid = (kernel: Kernel, options: WgslOptions = {}): [number, number, number] =>
+  kernel.tiled ? tiledGrid(kernel.tiled, { ...defaultTiles, ...options }) : [...gridFor(kernel.threads), 1]
 
 /** Workgroup counts for `threads` threads, split over x and y when x alone would exceed the limit. */
 export const gridFor = (threads: number): [number, number] => {
@@ -172,17 +173,14 @@ export const usesRandom = (s: Scalar, seen = new Set<number>()): boolean => {
 }
 
 /** The WGSL source of `kernel`: bindings in-0…in-(r−1), the output, then the uniforms. */
-/** Rendering choices that depend on the adapter. */
-export interface WgslOptions {
-  /**
-   * Stage convolution GEMM operands in workgroup memory. Pays off on GPUs; on lavapipe (a CPU) barriers
-   * cost more than the loads they save (measured: 0.4–1.0 vs 1.0–1.25 GFLOP/s on the UNet's convs).
-   */
-  readonly workgroupMemory?: boolean
-}
+/**
+ * Rendering choices that depend on the adapter: register-tile rows, and workgroup-memory staging of
+ * convolution operands (pays off on GPUs; on lavapipe barriers cost more than the loads they save).
+ */
+export type WgslOptions = Partial<TileShape>
 
 export const renderWgsl = (program: Program, kernel: Kernel, options: WgslOptions = {}): string => {
-  if (kernel.tiled) return renderTiledMatmul(program, kernel, kernel.tiled, options.workgroupMemory ?? false)
+  if (kernel.tiled) return renderTiledMatmul(program, kernel, kernel.tiled, { ...defaultTiles, ...options })
   const outputs = [{ value: kernel.value, outputType: kernel.outputType }, ...kernel.siblings]
   const { lines, results } = renderBodies(outputs.map((o) => o.value), epilogueSyntax)
   const [groupsX] = gridFor(kernel.threads)

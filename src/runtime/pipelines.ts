@@ -7,7 +7,7 @@ import { scoped } from "./scopes.ts"
 import { ShaderStage } from "./flags.ts"
 
 /** How a kernel sees each of its bindings, in binding order. */
-export type BindingKind = "read" | "read_write" | "uniform"
+export type BindingKind = "read" | "read_write" | "uniform" | "uniform-dynamic"
 
 export interface CachedPipeline {
   readonly pipeline: GPUComputePipeline
@@ -18,6 +18,7 @@ const bufferType: Record<BindingKind, GPUBufferBindingType> = {
   read: "read-only-storage",
   read_write: "storage",
   uniform: "uniform",
+  "uniform-dynamic": "uniform",
 }
 
 /** Prefixes each WGSL line with its number, so Dawn's `:line:col` can be found by eye. */
@@ -62,8 +63,8 @@ export class PipelineCache {
         entries: bindings.map((kind, binding) => ({
           binding,
           visibility: ShaderStage.COMPUTE,
-          // Uniforms take a dynamic offset, so a chain of runs can give each step its own slot.
-          buffer: { type: bufferType[kind], hasDynamicOffset: kind === "uniform" },
+          // A dynamic uniform takes its offset at setBindGroup: a chain of runs gives each step its own slot.
+          buffer: { type: bufferType[kind], hasDynamicOffset: kind === "uniform-dynamic" },
         })),
       })
       const pipeline = device.createComputePipeline({

@@ -50,7 +50,7 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options
     const wgsl = renderWgsl(program, kernel, options)
     if (debugKernels()) console.error(wgsl)
     const writes = [kernel.write, ...kernel.siblings.map((o) => o.write)]
-    const kinds: BindingKind[] = [...kernel.reads.map((): BindingKind => "read"), ...writes.map((): BindingKind => "read_write"), "uniform"]
+    const kinds: BindingKind[] = [...kernel.reads.map((): BindingKind => "read"), ...writes.map((): BindingKind => "read_write"), "uniform-dynamic"]
     const { pipeline, layout } = await gpu.pipelines.get(wgsl, kinds, kernel.name)
     const storage = [...kernel.reads.map((s) => buffers[s]!), ...writes.map((s) => buffers[s]!)]
     const bindGroup = device.createBindGroup({
@@ -61,7 +61,7 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options
         { binding: storage.length, resource: { buffer: uniformBuffer, size: uniformWords * 4 } },
       ],
     })
-    steps.push({ pipeline, bindGroup, grid: dispatchGrid(kernel) })
+    steps.push({ pipeline, bindGroup, grid: dispatchGrid(kernel, options) })
   }
 
   let firstError: Validation | undefined
