@@ -3,7 +3,7 @@
  * The kernel-fusion benchmark: every workload compiled fused and with `fuse: false`, checked to agree,
  * timed, and set against PyTorch eager on the CPU when python3-torch is installed.
  *
- *   bun run bench/fusion.ts [--quick | --device] [--json out.json] [--no-peer] [--only em-4m,matmul]
+ *   bun run bench/fusion.ts [--quick | --device] [--json out.json] [--no-peer] [--only em-4m,matmul-1024]
  *
  * `runBench(options)` is the same thing as a function, for the `sdeflow bench` command.
  */

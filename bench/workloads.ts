@@ -166,7 +166,7 @@ const unetWorkload = (batch: number, reduced: boolean): Workload => {
 }
 
 const matmulWorkload = (n: number): Workload => ({
-  id: "matmul",
+  id: `matmul-${n}`,
   title: `matmul ${n}³`,
   size: `[${n}, ${n}] · [${n}, ${n}] f32`,
   bound: "compute",
@@ -199,7 +199,7 @@ export const workloadsFor = (mode: BenchMode): Workload[] => {
     mlpTrainWorkload(8192),
     mlpElboWorkload(8192),
     unetWorkload(quick ? 4 : 32, quick),
-    matmulWorkload(quick ? 512 : device ? 2048 : 1024),
+    ...(quick ? [512] : device ? [2048] : [256, 512, 1024]).map(matmulWorkload),
     convWorkload(quick ? 4 : 16, 32, 32),
     convWorkload(quick ? 4 : 16, 64, 16),
   ]
