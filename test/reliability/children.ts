@@ -1,4 +1,5 @@
 /** Helpers for tests that drive child processes: a stdout line reader and a seeded random source. */
+import { seededWords } from "../support/seeded.ts"
 
 /** Lines of a child's stdout, one per `next()`; rejects when the child's output ends first. */
 export const lineReader = (stream: ReadableStream<Uint8Array>) => {
@@ -28,10 +29,8 @@ export const lineReader = (stream: ReadableStream<Uint8Array>) => {
   }
 }
 
-/** mulberry32: a small seeded generator, so random fault moments are the same on every run. */
-export const seeded = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+/** A seeded generator in [0, 1), so random fault moments are the same on every run. */
+export const seeded = (seed: number) => {
+  const next = seededWords(seed)
+  return () => next() / 4294967296
 }

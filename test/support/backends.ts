@@ -9,6 +9,7 @@ import type { Tensor } from "../../src/ir/tensor.ts"
 import { bunGpu } from "../../src/platform/bun.ts"
 import type { InputValue, RunOptions } from "../../src/runtime/executable.ts"
 import { closeGpu, openGpu, type GpuHandle } from "../../src/runtime/gpu.ts"
+import { seededWords } from "./seeded.ts"
 
 export type HostResult = Float32Array | Float64Array | Int32Array | Uint32Array
 
@@ -110,16 +111,8 @@ export const expectBackendsAgree = async <I extends Record<string, InputSpec>>(
 
 /** Deterministic data in [lo, hi) (mulberry32), so a failing case replays exactly. */
 export const randomData = (length: number, seed: number, lo = -2, hi = 2): Float32Array => {
-  let state = seed >>> 0
-  const out = new Float32Array(length)
-  for (let i = 0; i < length; i++) {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296)
-  }
-  return out
+  const next = seededWords(seed)
+  return Float32Array.from({ length }, () => lo + (hi - lo) * (next() / 4294967296))
 }
 
 /** Random data for every tensor input of `specs` (scalars get a value in [0.1, 0.9]). */

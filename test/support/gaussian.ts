@@ -7,6 +7,7 @@ import { concat, type Tensor } from "../../src/ir/tensor.ts"
 import { coefficient, type LinearSde } from "../../dsl/sde.ts"
 import type { DriftModel } from "../../dsl/reverse.ts"
 import { evaluate } from "../../dsl/time/index.ts"
+import { seededWords } from "./seeded.ts"
 
 /** A 2-D Gaussian N(mean, cov); cov = [[xx, xy], [xy, yy]]. */
 export interface Gaussian2 {
@@ -48,16 +49,8 @@ export const gaussianScore = (sde: LinearSde, data: Gaussian2, scale = 1): Drift
 
 /** Deterministic uniforms in (0, 1) (mulberry32), so statistical tests replay exactly. */
 export const uniforms = (n: number, seed: number): Float64Array => {
-  let state = seed >>> 0
-  const out = new Float64Array(n)
-  for (let i = 0; i < n; i++) {
-    state = (state + 0x6d2b79f5) >>> 0
-    let z = state
-    z = Math.imul(z ^ (z >>> 15), z | 1)
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61)
-    out[i] = (((z ^ (z >>> 14)) >>> 0) + 0.5) / 4294967296
-  }
-  return out
+  const next = seededWords(seed)
+  return Float64Array.from({ length: n }, () => (next() + 0.5) / 4294967296)
 }
 
 /** n draws of `g` as a row-major [n, 2] array (Box–Muller on seeded uniforms, Cholesky of the covariance). */

@@ -6,6 +6,7 @@ import { join } from "node:path"
 import { readSafetensors, writeSafetensors, type TensorRecord } from "../../src/io/safetensors.ts"
 import type { ParamSpec } from "../../src/nn/module.ts"
 import { optimizerState, type HostParams, type HostTensor } from "../../src/nn/optim.ts"
+import { lineReader, seeded } from "../reliability/children.ts"
 import {
   checkpointPath,
   latestCheckpoint,
@@ -297,32 +298,7 @@ for (let step = first; ; step++) {
   console.log("saved " + (performance.now() - started))
 }
 `
-  /** Lines of a child's stdout, one per `next()`. */
-  const lineReader = (stream: ReadableStream<Uint8Array>) => {
-    const reader = stream.getReader()
-    const decoder = new TextDecoder()
-    let buffered = ""
-    return {
-      async next(): Promise<string> {
-        while (!buffered.includes("\n")) {
-          const { value, done } = await reader.read()
-          if (done) throw new Error(`the saver exited early; its output ended with ${JSON.stringify(buffered)}`)
-          buffered += decoder.decode(value, { stream: true })
-        }
-        const end = buffered.indexOf("\n")
-        const line = buffered.slice(0, end)
-        buffered = buffered.slice(end + 1)
-        return line
-      },
-    }
-  }
-  /** A small seeded generator (mulberry32), so the kill moments are the same on every run. */
-  const seeded = (seed: number) => () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+
 
   /** Every 61st element (the checksums already vouch for each byte; this ties the data to the file's step). */
   const expectPattern = (ckpt: Checkpoint): void => {

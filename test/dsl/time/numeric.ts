@@ -1,4 +1,5 @@
 /** Independent numerical oracles for the time-expression tests: adaptive Simpson, a seeded RNG, KS. */
+import { seededWords } from "../../support/seeded.ts"
 
 /** ∫_a^b f by adaptive Simpson to absolute tolerance `tol` (an oracle independent of the library's Gauss–Legendre). */
 export function simpson(f: (x: number) => number, a: number, b: number, tol = 1e-10): number {
@@ -19,16 +20,8 @@ export function simpson(f: (x: number) => number, a: number, b: number, tol = 1e
 
 /** Deterministic uniforms in [0, 1) (a 32-bit mixing generator), so statistical tests never flake. */
 export function uniforms(seed: number, n: number): Float64Array {
-  let state = seed >>> 0
-  const out = new Float64Array(n)
-  for (let i = 0; i < n; i++) {
-    state = (state + 0x6d2b79f5) >>> 0
-    let z = state
-    z = Math.imul(z ^ (z >>> 15), z | 1)
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61)
-    out[i] = ((z ^ (z >>> 14)) >>> 0) / 4294967296
-  }
-  return out
+  const next = seededWords(seed)
+  return Float64Array.from({ length: n }, () => next() / 4294967296)
 }
 
 /** Kolmogorov–Smirnov statistic D = sup |F_n − F| of samples against a CDF. */
