@@ -99,7 +99,8 @@ export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatm
   const loop = vecA
     ? [
         `  for (var k: i32 = 0; k < ${t.k / 4}; k++) {`,
-        ...rows.map((r) => `    let b${r} = in${bOperand.binding}[(b_col0 + (4 * k + ${r}) * ${bRow}) / 4];`),
+        // The four B rows k…k+3 that one vec4 of A along k multiplies.
+        ...[0, 1, 2, 3].map((r) => `    let b${r} = in${bOperand.binding}[(b_col0 + (4 * k + ${r}) * ${bRow}) / 4];`),
         ...rows.map((i) => `    let a${i} = in${a.binding}[a_row${i} / 4 + k];`),
         ...rows.map((i) => `    acc${i} = fma(vec4<f32>(a${i}.x), b0, fma(vec4<f32>(a${i}.y), b1, fma(vec4<f32>(a${i}.z), b2, fma(vec4<f32>(a${i}.w), b3, acc${i}))));`),
         `  }`,
