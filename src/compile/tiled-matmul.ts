@@ -93,10 +93,21 @@ export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatm
   // vec4 loads (one 16-byte load per 4 elements) when an operand is contiguous and 16-byte aligned.
   const scalarOnly = epilogueBindings(t.epilogue)
   const vecB = a.binding !== bOperand.binding && !scalarOnly.has(bOperand.binding) && vec4Aligned(bOperand.view, rank, rank + 1, rank, t.n)
-  const vecA = vecB && !scalarOnly.has(a.binding) && vec4Aligned(a.view, rank, rank + 1, rank, t.k)
+  const aAlongK = a.binding !== bOperand.binding && !scalarOnly.has(a.binding) && vec4Aligned(a.view, rank, rank + 1, rank, t.k)
+  const vecA = vecB && aAlongK
+  // B contiguous along k (a transposed weight, as in x·Wᵀ of every dense layer): vec4 along k for both.
+  const dotK = !vecB && aAlongK && !scalarOnly.has(bOperand.binding) && vec4Aligned(bOperand.view, rank, rank, rank + 1, t.k)
   const elementType = (binding: number, slot: number) =>
-    (binding === a.binding && vecA) || (binding === bOperand.binding && vecB) ? "vec4<f32>" : storageType(program.slots[slot]!.dtype)
-  const loop = vecA
+    (binding === a.binding && (vecA || dotK)) || (binding === bOperand.binding && (vecB || dotK)) ? "vec4<f32>" : storageType(program.slots[slot]!.dtype)
+  const loop = dotK
+    ? [
+        `  for (var k: i32 = 0; k < ${t.k / 4}; k++) {`,
+        ...cols.map((j) => `    let b${j} = in${bOperand.binding}[b_col${j} / 4 + k];`),
+        ...rows.map((i) => `    let a${i} = in${a.binding}[a_row${i} / 4 + k];`),
+        ...rows.map((i) => `    acc${i} = acc${i} + vec4<f32>(${cols.map((j) => `dot(a${i}, b${j})`).join(", ")});`),
+        `  }`,
+      ]
+    : vecA
     ? [
         `  for (var k: i32 = 0; k < ${t.k / 4}; k++) {`,
         // The four B rows k…k+3 that one vec4 of A along k multiplies.
@@ -114,7 +125,7 @@ export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatm
         `  }`,
       ]
   return [
-    ...header(program, kernel, t, `tiled matmul ${rank ? `[${t.batchShape}] × ` : ""}${t.m}×${t.k} · ${t.k}×${t.n}, ${rowsPerThread}×${TILE_N} per thread${vecA ? ", vec4 A and B" : vecB ? ", vec4 B" : ""}`, elementType),
+    ...header(program, kernel, t, `tiled matmul ${rank ? `[${t.batchShape}] × ` : ""}${t.m}×${t.k} · ${t.k}×${t.n}, ${rowsPerThread}×${TILE_N} per thread${dotK ? ", vec4 A and B along k" : vecA ? ", vec4 A and B" : vecB ? ", vec4 B" : ""}`, elementType),
     ``,
     `@compute @workgroup_size(${WG_X}, ${WG_Y})`,
     `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
