@@ -4,7 +4,7 @@
  * when comparing bit-for-bit-ish with a GPU. Random numbers come from the same Philox bits.
  */
 import type { Kernel } from "./program.ts"
-import { renderBodies, type Syntax } from "./render.ts"
+import { offsetIndex, renderBodies, type Syntax } from "./render.ts"
 import type { Scalar, ScalarType } from "./scalar.ts"
 import * as reference from "./scalar-eval.ts"
 import { normalFromBits, rademacherFromBits, randomBits, uniformFromBits } from "./philox.ts"
@@ -84,7 +84,7 @@ const syntaxFor = (precision: Precision): Syntax => {
 
 /** The JS source of `kernel` (shown by `explain` and debugging flags, like the WGSL). */
 export const renderJs = (kernel: Kernel, precision: Precision): string => {
-  const outputs = [{ value: kernel.value, outputType: kernel.outputType }, ...kernel.siblings]
+  const outputs = [{ value: kernel.value, outputType: kernel.outputType, writeOffset: kernel.writeOffset }, ...kernel.siblings]
   const { lines, results } = renderBodies(outputs.map((o) => o.value), syntaxFor(precision), "    ")
   return [
     `// sdeflow ${kernel.name}: fused [${kernel.ops.join(", ")}]`,
@@ -92,7 +92,7 @@ export const renderJs = (kernel: Kernel, precision: Precision): string => {
     ...outputs.map((_, j) => `const out${j} = outs[${j}];`),
     `for (let gid = 0; gid < ${kernel.threads}; gid++) {`,
     ...lines,
-    ...outputs.map((o, j) => `    out${j}[gid] = ${o.outputType === "bool" ? `(${results[j]} ? 1 : 0)` : results[j]};`),
+    ...outputs.map((o, j) => `    out${j}[${offsetIndex("gid", o.writeOffset)}] = ${o.outputType === "bool" ? `(${results[j]} ? 1 : 0)` : results[j]};`),
     `}`,
   ].join("\n")
 }

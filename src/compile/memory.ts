@@ -5,10 +5,13 @@
 import type { DType, Node } from "../ir/node.ts"
 import { sizeOf } from "../ir/shape.ts"
 import type { Slot } from "./program.ts"
+import type { Placement } from "./assemble.ts"
 
 export interface MemoryPlan {
   readonly slots: Slot[]
   readonly slotOf: Map<number, number>
+  /** Element offset at which a node starts in its slot (0 unless it is part of an assembled concat). */
+  readonly offsetOf: Map<number, number>
   /** Slot of the i-th program output (outputs of one node get one slot each, so callers can tell them apart). */
   readonly outputSlot: Map<number, number>
 }
@@ -20,6 +23,7 @@ export const planMemory = (
   inputs: readonly Node[],
   outputs: readonly Node[],
   materialised: ReadonlySet<number>,
+  placements: ReadonlyMap<number, Placement> = new Map(),
 ): MemoryPlan => {
   const slots: Slot[] = []
   const slotOf = new Map<number, number>()
@@ -41,27 +45,46 @@ export const planMemory = (
     return found
   }
   groups.forEach((members, k) => members.forEach((root) => readsOf(root).forEach((id) => lastRead.set(id, k))))
+  // An assembled concat lives from its first part's kernel until its last reader, and at least until
+  // its last part is written.
+  groups.forEach((members, k) =>
+    members.forEach((root) => {
+      const into = placements.get(root.id)?.into
+      if (into) lastRead.set(into.id, Math.max(lastRead.get(into.id) ?? k, k))
+    }),
+  )
 
   const free: number[] = []
   const releaseAfter = new Map<number, number[]>()
   // Every member of a group gets its slot before any slot is released, so outputs of one kernel
   // never alias each other.
+  const offsetOf = new Map<number, number>()
+  const allocate = (node: Node, k: number): void => {
+    if (outputIds.has(node.id)) slotOf.set(node.id, newSlot(storageBytes(node), node.dtype))
+    else {
+      const bytes = storageBytes(node)
+      const reuse = free.findIndex((s) => slots[s]!.bytes === bytes && slots[s]!.dtype === node.dtype)
+      slotOf.set(node.id, reuse >= 0 ? free.splice(reuse, 1)[0]! : newSlot(bytes, node.dtype))
+      // A value no later kernel reads is dead at once; otherwise it frees after its last reader.
+      const last = Math.max(lastRead.get(node.id) ?? k, k)
+      releaseAfter.set(last, [...(releaseAfter.get(last) ?? []), slotOf.get(node.id)!])
+    }
+  }
   groups.forEach((members, k) => {
     for (const root of members) {
-      if (outputIds.has(root.id)) slotOf.set(root.id, newSlot(storageBytes(root), root.dtype))
-      else {
-        const bytes = storageBytes(root)
-        const reuse = free.findIndex((s) => slots[s]!.bytes === bytes && slots[s]!.dtype === root.dtype)
-        slotOf.set(root.id, reuse >= 0 ? free.splice(reuse, 1)[0]! : newSlot(bytes, root.dtype))
-        // A value no later kernel reads is dead at once; otherwise it frees after its last reader.
-        const last = Math.max(lastRead.get(root.id) ?? k, k)
-        releaseAfter.set(last, [...(releaseAfter.get(last) ?? []), slotOf.get(root.id)!])
+      const placement = placements.get(root.id)
+      if (!placement) {
+        allocate(root, k)
+        continue
       }
+      if (!slotOf.has(placement.into.id)) allocate(placement.into, k)
+      slotOf.set(root.id, slotOf.get(placement.into.id)!)
+      offsetOf.set(root.id, placement.offset)
     }
     for (const s of releaseAfter.get(k) ?? []) free.push(s)
   })
 
   const outputSlot = new Map<number, number>()
   outputs.forEach((o, i) => outputSlot.set(i, slotOf.get(o.id)!))
-  return { slots, slotOf, outputSlot }
+  return { slots, slotOf, offsetOf, outputSlot }
 }

@@ -11,6 +11,7 @@ import { isSource, schedule } from "./schedule.ts"
 import { simplify } from "./simplify.ts"
 import { planMemory } from "./memory.ts"
 import { groupSiblings } from "./siblings.ts"
+import { assembleConcats } from "./assemble.ts"
 import { stridedView } from "./strided.ts"
 import type { TiledMatmul } from "./tiled-matmul.ts"
 
@@ -39,8 +40,10 @@ export interface Kernel {
   /** Buffer slot of each storage binding read, in binding order. */
   readonly reads: readonly number[]
   readonly write: number
+  /** Element offset of the thread's result in the written slot (non-zero for a part of an assembled concat). */
+  readonly writeOffset: number
   /** Further outputs of a sibling group, computed alongside (bindings after `out`, in order). */
-  readonly siblings: readonly { readonly value: Scalar; readonly write: number; readonly outputType: DType }[]
+  readonly siblings: readonly { readonly value: Scalar; readonly write: number; readonly writeOffset: number; readonly outputType: DType }[]
   readonly bytesRead: number
   readonly bytesWritten: number
   readonly flops: number
@@ -90,11 +93,14 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
     if (other && other !== n) throw programError("compile", `two different inputs are both named "${name}"`)
     seenNames.set(name, n)
   }
-  const materialised = schedule(order, roots, { fuse: options.fuse ?? true, maxStorageBuffers: options.maxStorageBuffers ?? 10 })
-  const kernelRoots = order.filter((n) => materialised.has(n.id) && !isSource(n))
+  const fuse = options.fuse ?? true
+  const materialised = schedule(order, roots, { fuse, maxStorageBuffers: options.maxStorageBuffers ?? 10 })
+  // The unfused baseline keeps every concat a kernel of its own.
+  const { placements, assembled } = fuse ? assembleConcats(order, materialised, new Set(roots.map((r) => r.id))) : { placements: new Map(), assembled: new Set<number>() }
+  const kernelRoots = order.filter((n) => materialised.has(n.id) && !isSource(n) && !assembled.has(n.id))
   const maxStorage = options.maxStorageBuffers ?? 10
-  const groups = options.fuse === false ? kernelRoots.map((r) => [r]) : groupSiblings(kernelRoots, materialised, maxStorage)
-  const plan = planMemory(groups, [...inputNodes.filter((n) => n.shape.length > 0), ...dataNodes], roots, materialised)
+  const groups = !fuse ? kernelRoots.map((r) => [r]) : groupSiblings(kernelRoots, materialised, maxStorage)
+  const plan = planMemory(groups, [...inputNodes.filter((n) => n.shape.length > 0), ...dataNodes], roots, materialised, placements)
 
   const uniforms: { name: string; dtype: DType }[] = [{ name: "seed", dtype: "u32" }, { name: "step", dtype: "u32" }]
   const uniformOf = new Map<number, number>()
@@ -133,7 +139,8 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
       outputType: root.dtype,
       reads,
       write: plan.slotOf.get(root.id)!,
-      siblings: members.slice(1).map((m, i) => ({ value: values[i + 1]!, write: plan.slotOf.get(m.id)!, outputType: m.dtype })),
+      writeOffset: plan.offsetOf.get(root.id) ?? 0,
+      siblings: members.slice(1).map((m, i) => ({ value: values[i + 1]!, write: plan.slotOf.get(m.id)!, writeOffset: plan.offsetOf.get(m.id) ?? 0, outputType: m.dtype })),
       bytesRead: readNodes.reduce((s, n) => s + sizeOf(n.shape) * bytesPerElement, 0),
       bytesWritten: threads * bytesPerElement * members.length,
       flops: threads * values.reduce((f, v) => f + flopsPerThread(v), 0),

@@ -69,3 +69,6 @@ export const renderBodies = (roots: readonly Scalar[], syntax: Syntax, indent = 
   block(-1, indent)
   return { lines, results: roots.map(nameOf) }
 }
+
+/** Where a result at `index` is stored: shifted by the kernel's write offset (parts of an assembled concat). */
+export const offsetIndex = (index: string, offset: number): string => (offset === 0 ? index : `${index} + ${offset}`)

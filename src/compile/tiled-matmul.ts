@@ -7,7 +7,7 @@
  */
 import { philoxWgsl } from "./philox.ts"
 import type { Kernel, Program } from "./program.ts"
-import { renderBody } from "./render.ts"
+import { offsetIndex, renderBody } from "./render.ts"
 import type { Scalar } from "./scalar.ts"
 import type { StridedView } from "./strided.ts"
 import type { GemmView } from "./lower.ts"
@@ -142,7 +142,7 @@ export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatm
     ...loop,
     `  let out_base = z * ${t.m * t.n};`,
     ...rows.flatMap((i) =>
-      cols.map((j) => `  if (row0 + ${i} < ${t.m} && col0 + ${j} < ${t.n}) { let g = out_base + (row0 + ${i}) * ${t.n} + col0 + ${j}; out[g] = epilogue(g, acc${i}[${j}]); }`),
+      cols.map((j) => `  if (row0 + ${i} < ${t.m} && col0 + ${j} < ${t.n}) { let g = out_base + (row0 + ${i}) * ${t.n} + col0 + ${j}; out[${offsetIndex("g", kernel.writeOffset)}] = epilogue(g, acc${i}[${j}]); }`),
     ),
     `}`,
     ``,
@@ -247,7 +247,7 @@ const renderSharedGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: G
     ...rows.flatMap((i) =>
       cols.map(
         (j) =>
-          `  if (tile_row + first_row + ${i} < ${g.m} && tile_col + first_col + ${j} < ${g.n}) { let g = out_index(tile_row + first_row + ${i}, tile_col + first_col + ${j}); out[g] = epilogue(g, acc${i}[${j}]); }`,
+          `  if (tile_row + first_row + ${i} < ${g.m} && tile_col + first_col + ${j} < ${g.n}) { let g = out_index(tile_row + first_row + ${i}, tile_col + first_col + ${j}); out[${offsetIndex("g", kernel.writeOffset)}] = epilogue(g, acc${i}[${j}]); }`,
       ),
     ),
     `}`,
@@ -279,7 +279,7 @@ const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g:
     ...rows.map((i) => `    acc${i} = fma(vec${TILE_N}<f32>(load_a(row${i}, k)), b, acc${i});`),
     `  }`,
     ...rows.flatMap((i) =>
-      cols.map((j) => `  if (first_row + ${i} < ${g.m} && first_col + ${j} < ${g.n}) { let g = out_index(row${i}, col${j}); out[g] = epilogue(g, acc${i}[${j}]); }`),
+      cols.map((j) => `  if (first_row + ${i} < ${g.m} && first_col + ${j} < ${g.n}) { let g = out_index(row${i}, col${j}); out[${offsetIndex("g", kernel.writeOffset)}] = epilogue(g, acc${i}[${j}]); }`),
     ),
     `}`,
     ``,

@@ -5,7 +5,7 @@
 import { philoxWgsl } from "./philox.ts"
 import { defaultTiles, renderTiledMatmul, tiledGrid, type TileShape } from "./tiled-matmul.ts"
 import type { Kernel, Program } from "./program.ts"
-import { renderBodies, type Syntax } from "./render.ts"
+import { offsetIndex, renderBodies, type Syntax } from "./render.ts"
 
 /** Name of a kernel's j-th output array: `out`, then `out1`, `out2`, … for siblings. */
 export const outName = (j: number): string => (j === 0 ? "out" : `out${j}`)
@@ -181,7 +181,7 @@ export type WgslOptions = Partial<TileShape>
 
 export const renderWgsl = (program: Program, kernel: Kernel, options: WgslOptions = {}): string => {
   if (kernel.tiled) return renderTiledMatmul(program, kernel, kernel.tiled, { ...defaultTiles, ...options })
-  const outputs = [{ value: kernel.value, outputType: kernel.outputType }, ...kernel.siblings]
+  const outputs = [{ value: kernel.value, outputType: kernel.outputType, writeOffset: kernel.writeOffset }, ...kernel.siblings]
   const { lines, results } = renderBodies(outputs.map((o) => o.value), epilogueSyntax)
   const [groupsX] = gridFor(kernel.threads)
   const uniformVecs = Math.max(1, Math.ceil(program.uniforms.length / 4))
@@ -201,7 +201,7 @@ export const renderWgsl = (program: Program, kernel: Kernel, options: WgslOption
     `  let gid = i32(id.x + id.y * ${groupsX * WORKGROUP}u);`,
     `  if (gid >= ${kernel.threads}) { return; }`,
     ...lines,
-    ...outputs.map((o, j) => `  ${outName(j)}[gid] = ${o.outputType === "bool" ? `select(0u, 1u, ${results[j]})` : results[j]};`),
+    ...outputs.map((o, j) => `  ${outName(j)}[${offsetIndex("gid", o.writeOffset)}] = ${o.outputType === "bool" ? `select(0u, 1u, ${results[j]})` : results[j]};`),
     `}`,
     ``,
   ].join("\n")
