@@ -11,7 +11,8 @@ import { unet } from "../src/nn/unet.ts"
 import { fans, initParams, initialValue } from "../src/nn/init.ts"
 import type { Layer } from "../src/nn/module.ts"
 import { toySample } from "../src/data/toy.ts"
-import { driftModel, paramInputs, stateKinds, trainStep, type TrainSpec } from "../src/train/programs.ts"
+import { driftModel, paramInputs, trainStep, type StateName, type TrainSpec } from "../src/train/programs.ts"
+import { packHost, paramLayout } from "../src/nn/param-layout.ts"
 import { vp } from "../dsl/library/index.ts"
 import { elbo } from "../dsl/objectives.ts"
 
@@ -75,19 +76,15 @@ const emWorkload = (states: number, label: string): Workload => ({
 const toyMlp = () => mlp({ dataDim: 2, hidden: [128, 128, 128] })
 
 /** Host values of params and Adam/EMA state as if mid-training, so the update is not Adam's sign-like first step. */
-const midTrainingState = (network: Layer<[Tensor, Tensor]>): Record<string, Float32Array> => {
-  const params = initParams(network, 0)
-  const state: Record<string, Float32Array> = {}
-  let seed = 100
-  for (const [name, value] of Object.entries(params))
-    for (const kind of stateKinds) {
-      const n = value.length
-      state[`${kind}${name}`] =
-        kind === "" || kind === "ema/" ? value
-        : kind === "m/" ? hostValues(n, seed++, 1e-3)
-        : hostValues(n, seed++, 1e-4).map((u) => 1e-4 + u) // v > 0: second moments of gradients ~1e-2
-    }
-  return state
+const midTrainingState = (network: Layer<[Tensor, Tensor]>): Record<StateName, Float32Array> => {
+  const layout = paramLayout(network.params)
+  const params = packHost(initParams(network, 0), layout)
+  return {
+    params,
+    ema: params.slice(),
+    m: hostValues(layout.size, 100, 1e-3),
+    v: hostValues(layout.size, 101, 1e-4).map((u) => 1e-4 + u), // v > 0: second moments of gradients ~1e-2
+  }
 }
 
 const mlpTrainWorkload = (batch: number): Workload => {

@@ -6,7 +6,8 @@
  *   2. a reduction or contraction result — unless its single consumer reads it element for element
  *      (a same-shape elementwise op or a reshape), which then becomes the kernel's epilogue;
  *   3. an operand of a contraction that is not a pure view of memory (contractions re-read operands);
- *   4. consumed by ≥ 2 ops, unless it is cheap elementwise work that is recomputed instead;
+ *   4. consumed by ≥ 2 ops, unless it is cheap elementwise work that is recomputed instead (a concat
+ *      read twice is always materialised: see assemble.ts);
  *   5. needed to keep a kernel within `maxStorageBuffersPerShaderStage`.
  * Everything else is fused into its consumers. With `fuse: false` every compute primitive is its
  * own kernel (the baseline of the fusion benchmark); views stay views either way.
@@ -66,6 +67,9 @@ export const schedule = (order: readonly Node[], outputs: readonly Node[], optio
     // A scalar (e.g. Adam's step size from the uniforms) is recomputed far more readily: a kernel of one
     // thread plus a buffer cost more than a few ALU ops per thread, and it would split sibling groups.
     else if (us.length >= 2 && (cost.get(n.id) ?? 0) > (n.shape.length === 0 ? 8 * budget : budget)) materialised.add(n.id)
+    // A concat recomputed by each reader would bind all its parts in every one of them; materialised,
+    // it is usually assembled in place by its parts' own kernels (assemble.ts) and costs no copy.
+    else if (us.length >= 2 && n.op.kind === "concat") materialised.add(n.id)
   }
 
   // A fused loop ("heavy" value) may only flow on to one same-shape elementwise consumer: anywhere

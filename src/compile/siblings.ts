@@ -18,7 +18,10 @@ const kernelInfo = (root: Node, materialised: ReadonlySet<number>): { reads: Set
     for (const i of n.inputs) {
       if (seen.has(i.id)) continue
       seen.add(i.id)
-      if (materialised.has(i.id)) reads.add(i)
+      // Scalar inputs travel as uniforms and take no storage binding.
+      if (materialised.has(i.id)) {
+        if (i.shape.length > 0 || i.op.kind !== "input") reads.add(i)
+      }
       else {
         if (i.op.kind === "reduce" || contractionKinds.has(i.op.kind)) loopFree = false
         walk(i)

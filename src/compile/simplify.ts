@@ -51,6 +51,29 @@ export const simplify = (roots: readonly Node[]): Node[] => {
       if ((op.fn === "mul" && a === 1) || (op.fn === "add" && a === 0)) return y
     }
     if (op.kind === "where" && a !== undefined) return a ? inputs[1] : inputs[2]
+    if (op.kind === "permute") return permuted(inputs[0]!, op.perm)
     return undefined
+  }
+
+  /**
+   * Transposes folded away: permute∘permute composes (to nothing when it is the identity), and the
+   * transpose of a product becomes the product of transposed views, (A·B)ᵀ = Bᵀ·Aᵀ, so the
+   * contraction writes the layout its reader wants instead of a copy kernel reordering it afterwards
+   * (the weight gradient of every x·Wᵀ layer is such a transpose).
+   */
+  function permuted(x: Node, perm: readonly number[]): Node | undefined {
+    const permute = (of: Node, p: readonly number[]): Node =>
+      p.every((axis, i) => axis === i) ? of : intern(makeNode({ kind: "permute", perm: p }, [], p.map((axis) => of.shape[axis]!), of.dtype), [of])
+    if (x.op.kind === "permute") {
+      const inner = x.op.perm
+      return permute(x.inputs[0]!, perm.map((axis) => inner[axis]!))
+    }
+    const rank = perm.length
+    const swapsLastTwo = rank >= 2 && perm.every((axis, i) => axis === (i === rank - 2 ? rank - 1 : i === rank - 1 ? rank - 2 : i))
+    if (x.op.kind !== "matmul" || !swapsLastTwo) return undefined
+    const [a, b] = x.inputs as [Node, Node]
+    const transpose = (of: Node) => permuted(of, perm) ?? permute(of, perm)
+    if (a.shape.length !== rank || b.shape.length !== rank) return undefined
+    return intern(makeNode({ kind: "matmul" }, [], perm.map((axis) => x.shape[axis]!), x.dtype), [transpose(b), transpose(a)])
   }
 }

@@ -15,12 +15,12 @@ import type { GpuHandle } from "../runtime/gpu.ts"
 import type { DeviceLost } from "../runtime/errors.ts"
 import { readback } from "../runtime/buffers.ts"
 import { parameterCount } from "../nn/module.ts"
-import type { HostParams } from "../nn/optim.ts"
+import { packHost, paramLayout, unpackHost } from "../nn/param-layout.ts"
 import { WriteFailed, writeFileAtomic } from "../io/atomic.ts"
 import { curvesSvg } from "../io/svg-plot.ts"
 import { latestCheckpoint, saveCheckpointTo, type Checkpoint } from "./checkpoint.ts"
 import { meanAndStderr, type TrainEvent } from "./events.ts"
-import { driftModel, evalBitsPerDim, paramInputs, stateKinds, trainStep, type TrainSpec } from "./programs.ts"
+import { driftModel, evalBitsPerDim, flatParamInputs, stateNames, trainStep, type StateName, type TrainSpec } from "./programs.ts"
 import { pluginReverse } from "../../dsl/reverse.ts"
 import { solve } from "../../dsl/solve.ts"
 import type { Solver } from "../../dsl/solvers.ts"
@@ -54,8 +54,6 @@ export interface TrainOptions {
   readonly config: unknown
 }
 
-const hostParams = (values: Readonly<Record<string, Float32Array>>, spec: Readonly<Record<string, readonly number[]>>): HostParams =>
-  Object.fromEntries(Object.entries(spec).map(([name, shape]) => [name, { shape: [...shape], data: values[name]! }]))
 
 /** Streams the events of a run; fails with TrainFailed. */
 export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFailed> =>
@@ -82,26 +80,19 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
       const checkpointDir = join(options.out, "checkpoints")
       yield* writeFileAtomic(join(options.out, "config.json"), JSON.stringify(options.config, null, 2)).pipe(Effect.mapError((e) => fail(e.message, e)))
 
-      const names = Object.keys(spec.network.params)
-      const shapes = Object.fromEntries(names.map((n) => [n, spec.network.params[n]!.shape]))
-      const latest = yield* latestCheckpoint(checkpointDir, shapes).pipe(Effect.mapError((e) => fail(e.message, e)))
+      const layout = paramLayout(spec.network.params)
+      const latest = yield* latestCheckpoint(checkpointDir, layout.shapes).pipe(Effect.mapError((e) => fail(e.message, e)))
       const resumed = latest.found?.checkpoint
-      let state: Record<string, InputValue> = {}
-      if (resumed) {
-        for (const n of names) {
-          state[n] = resumed.params[n]!.data
-          state[`m/${n}`] = resumed.adam.m[n]!.data
-          state[`v/${n}`] = resumed.adam.v[n]!.data
-          state[`ema/${n}`] = resumed.ema[n]!.data
-        }
-      } else
-        for (const n of names) {
-          const p = options.initialParams[n]!
-          state[n] = p
-          state[`m/${n}`] = new Float32Array(p.length)
-          state[`v/${n}`] = new Float32Array(p.length)
-          state[`ema/${n}`] = p.slice()
-        }
+      const pack = (values: Readonly<Record<string, { readonly data: Float32Array }>>) =>
+        packHost(Object.fromEntries(layout.names.map((n) => [n, values[n]!.data])), layout)
+      // The state lives as four flat vectors (see programs.ts); checkpoints keep one tensor per parameter.
+      const fresh = (): Record<StateName, InputValue> => {
+        const params = packHost(options.initialParams, layout)
+        return { params, m: new Float32Array(layout.size), v: new Float32Array(layout.size), ema: params.slice() }
+      }
+      let state: Record<StateName, InputValue> = resumed
+        ? { params: pack(resumed.params), m: pack(resumed.adam.m), v: pack(resumed.adam.v), ema: pack(resumed.ema) }
+        : fresh()
       let step = resumed?.step ?? 0
       let rejected = (resumed?.rng as { rejected?: number } | undefined)?.rejected ?? 0
       yield* emit({
@@ -122,18 +113,14 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
 
       /** Host copies of the current state (for checkpoints). */
       const readState = onDevice("reading the training state back", async () => {
-          const values: Record<string, Float32Array> = {}
-          for (const kind of stateKinds)
-            for (const n of names) {
-              const v = state[`${kind}${n}`]!
-              values[`${kind}${n}`] = await toHost(backend, v)
-            }
-          return values
+          const values: Partial<Record<StateName, Float32Array>> = {}
+          for (const name of stateNames) values[name] = await toHost(backend, state[name])
+          return values as Record<StateName, Float32Array>
       })
       const checkpoint = Effect.gen(function* () {
         const values = yield* readState
-        const pick = (kind: string) => hostParams(Object.fromEntries(names.map((n) => [n, values[`${kind}${n}`]!])), shapes)
-        const ckpt: Checkpoint = { step, params: pick(""), ema: pick("ema/"), adam: { m: pick("m/"), v: pick("v/") }, rng: { seed: options.seed, rejected }, config: options.config }
+        const pick = (name: StateName) => unpackHost(values[name], layout)
+        const ckpt: Checkpoint = { step, params: pick("params"), ema: pick("ema"), adam: { m: pick("m"), v: pick("v") }, rng: { seed: options.seed, rejected }, config: options.config }
         const path = yield* saveCheckpointTo(checkpointDir, ckpt, { keep: options.keep ?? 3 }).pipe(Effect.mapError((e) => fail(e.message, e)))
         yield* emit({ _tag: "Checkpointed", step, path })
       })
@@ -161,13 +148,13 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
         if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
           // The outputs are discarded; the inputs still hold the last good state.
           rejected++
-          for (const kind of stateKinds) for (const n of names) state[`${kind}${n}`] = stepProgram.input(`${kind}${n}`)
+          for (const name of stateNames) state[name] = stepProgram.input(name)
           yield* emit({ _tag: "Rejected", step: next, loss, rejectedSoFar: rejected })
           if (rejected > 100 && rejected > step / 2) return yield* fail(`${rejected} of ${next} steps had a non-finite loss: giving up`)
           step = next
           continue
         }
-        for (const kind of stateKinds) for (const n of names) state[`${kind}${n}`] = stepProgram.output(`${kind}${n}`)
+        for (const name of stateNames) state[name] = stepProgram.output(name)
         step = next
         windowSteps++
         const elapsed = (performance.now() - windowStart) / 1000
@@ -182,7 +169,7 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
             const values: number[] = []
             let k = 0
             for (const batch of options.testBatches!()) {
-              evalProgram.run({ ...emaInputs(state, names), x: batch }, { seed: options.seed, step: k++ })
+              evalProgram.run({ ema: state.ema, x: batch }, { seed: options.seed, step: k++ })
               values.push(...(await evalProgram.read("bpd")))
             }
             return values
@@ -195,9 +182,9 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
           const sampler = options.sampler
           const path = join(options.out, `samples-${String(step).padStart(6, "0")}.png`)
           const samples = yield* onDevice(`sampling at step ${step}`, async () => {
-            const params = paramInputs(spec.network)
+            const params = flatParamInputs(spec.network, "ema")
             const rev = pluginReverse(spec.sde, driftModel(spec.network, params, spec.parameterisation), { lambda: sampler.lambda })
-            const inputs = Object.fromEntries(names.map((n) => [n, state[`ema/${n}`]!]))
+            const inputs = { ema: state.ema }
             const result = await solve(rev, sampler.solver, { backend, shape: [sampler.count, ...spec.sampleShape], steps: sampler.steps, seed: options.seed, inputs, t1: sampler.eps ?? 1e-3 })
             return result.x
           })
@@ -256,10 +243,6 @@ const deviceWatch = (backend: GpuHandle | "cpu") => {
     },
   }
 }
-
-/** Parameters under the `ema/` names an evaluation program reads. */
-const emaInputs = (state: Record<string, InputValue>, names: readonly string[]): Record<string, InputValue> =>
-  Object.fromEntries(names.map((n) => [`ema/${n}`, state[`ema/${n}`]!]))
 
 /** A state value's contents on the host, whatever holds it: a host array, a CPU array or a GPU buffer. */
 const toHost = async (backend: GpuHandle | "cpu", value: InputValue): Promise<Float32Array> => {
