@@ -4,6 +4,7 @@
  */
 import { setupGlobals } from "bun-webgpu"
 import { Gpu, withGpuFrom, type GpuHandle } from "../runtime/gpu.ts"
+import { installPoliteTicker } from "./polite-ticker.ts"
 
 let installed = false
 
@@ -13,6 +14,8 @@ export const bunGpu = (): GPU => {
   process.env.XDG_RUNTIME_DIR ??= "/tmp"
   if (!installed) {
     setupGlobals()
+    // Unless SDEFLOW_GPU_POLL=spin: bun-webgpu's own busy poll (see polite-ticker.ts).
+    if (process.env.SDEFLOW_GPU_POLL !== "spin") installPoliteTicker(navigator.gpu)
     installed = true
   }
   return navigator.gpu
