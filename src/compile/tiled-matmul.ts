@@ -8,6 +8,7 @@
 import { philoxWgsl } from "./philox.ts"
 import type { Kernel, Program } from "./program.ts"
 import { offsetIndex, renderBody } from "./render.ts"
+import { laneGrid, lanesFor, renderLaneMatmul } from "./lane-matmul.ts"
 import type { Scalar } from "./scalar.ts"
 import type { StridedView } from "./strided.ts"
 import type { GemmView } from "./lower.ts"
@@ -44,15 +45,15 @@ export const TILE_N = 4
 export const WG_X = 16
 export const WG_Y = 8
 
-/** Workgroups: x over column tiles, y over row tiles, z over the batch. */
-export const tiledGrid = (t: TiledMatmul, tiles: TileShape = defaultTiles): [number, number, number] => [
-  Math.ceil(t.n / (TILE_N * WG_X)),
-  Math.ceil(t.m / ((t.gemm ? tiles.gemmRows : tiles.matmulRows) * WG_Y)),
-  t.batchShape.reduce((a, b) => a * b, 1),
-]
+/** Workgroups of a tiled kernel: x over column groups, y over row blocks (z over the batch: lane-matmul.ts). */
+export const tiledGrid = (t: TiledMatmul, tiles: TileShape = defaultTiles): [number, number, number] => {
+  if (!t.gemm) return laneGrid(t, tiles)
+  if (tiles.workgroupMemory && t.gemm.k >= SHARED_MIN_K) return [Math.ceil(t.n / (TILE_N * WG_X)), Math.ceil(t.m / (tiles.gemmRows * WG_Y)), 1]
+  return [Math.ceil(t.n / (TILE_N * lanesFor(t.n))), Math.ceil(t.m / tiles.gemmRows), 1]
+}
 
 /** Offset of batch element `z` in an operand: decompose z over the batch shape, dot with strides. */
-const batchOffset = (t: TiledMatmul, view: StridedView): string => {
+export const batchOffset = (t: TiledMatmul, view: StridedView): string => {
   let terms = [`${view.offset}`]
   let stride = 1
   for (let d = t.batchShape.length - 1; d >= 0; d--) {
@@ -65,7 +66,7 @@ const batchOffset = (t: TiledMatmul, view: StridedView): string => {
 }
 
 /** Bindings the epilogue itself loads (those must keep their scalar element type). */
-const epilogueBindings = (s: Scalar, found = new Set<number>(), seen = new Set<number>()): Set<number> => {
+export const epilogueBindings = (s: Scalar, found = new Set<number>(), seen = new Set<number>()): Set<number> => {
   if (seen.has(s.id)) return found
   seen.add(s.id)
   if (s.op.k === "load") found.add(s.op.binding)
@@ -74,7 +75,7 @@ const epilogueBindings = (s: Scalar, found = new Set<number>(), seen = new Set<n
 }
 
 /** True when every offset of `view` along the batch and `rowAxis` is a multiple of 4 and the last axis is contiguous. */
-const vec4Aligned = (view: StridedView, rank: number, contiguousAxis: number, otherAxis: number, extent: number): boolean =>
+export const vec4Aligned = (view: StridedView, rank: number, contiguousAxis: number, otherAxis: number, extent: number): boolean =>
   view.strides[contiguousAxis] === 1 && extent % 4 === 0 && view.offset % 4 === 0 && view.strides[otherAxis]! % 4 === 0 && view.strides.slice(0, rank).every((s) => s % 4 === 0)
 
 export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatmul, tiles: TileShape = defaultTiles): string => {
@@ -82,87 +83,24 @@ export const renderTiledMatmul = (program: Program, kernel: Kernel, t: TiledMatm
     return tiles.workgroupMemory && t.gemm.k >= SHARED_MIN_K
       ? renderSharedGemm(program, kernel, t, t.gemm, tiles.gemmRows)
       : renderRegisterGemm(program, kernel, t, t.gemm, tiles.gemmRows)
-  const rowsPerThread = tiles.matmulRows
-  const a = t.a!
-  const bOperand = t.b!
-  const rank = t.batchShape.length
-  const [aRow, aCol] = [a.view.strides[rank]!, a.view.strides[rank + 1]!]
-  const [bRow, bCol] = [bOperand.view.strides[rank]!, bOperand.view.strides[rank + 1]!]
-  const rows = Array.from({ length: rowsPerThread }, (_, i) => i)
-  const cols = Array.from({ length: TILE_N }, (_, j) => j)
-  // vec4 loads (one 16-byte load per 4 elements) when an operand is contiguous and 16-byte aligned.
-  const scalarOnly = epilogueBindings(t.epilogue)
-  const vecB = a.binding !== bOperand.binding && !scalarOnly.has(bOperand.binding) && vec4Aligned(bOperand.view, rank, rank + 1, rank, t.n)
-  const aAlongK = a.binding !== bOperand.binding && !scalarOnly.has(a.binding) && vec4Aligned(a.view, rank, rank + 1, rank, t.k)
-  const vecA = vecB && aAlongK
-  // B contiguous along k (a transposed weight, as in x·Wᵀ of every dense layer): vec4 along k for both.
-  const dotK = !vecB && aAlongK && !scalarOnly.has(bOperand.binding) && vec4Aligned(bOperand.view, rank, rank, rank + 1, t.k)
-  const elementType = (binding: number, slot: number) =>
-    (binding === a.binding && (vecA || dotK)) || (binding === bOperand.binding && (vecB || dotK)) ? "vec4<f32>" : storageType(program.slots[slot]!.dtype)
-  const loop = dotK
-    ? [
-        `  for (var k: i32 = 0; k < ${t.k / 4}; k++) {`,
-        ...cols.map((j) => `    let b${j} = in${bOperand.binding}[b_col${j} / 4 + k];`),
-        ...rows.map((i) => `    let a${i} = in${a.binding}[a_row${i} / 4 + k];`),
-        ...rows.map((i) => `    acc${i} = acc${i} + vec4<f32>(${cols.map((j) => `dot(a${i}, b${j})`).join(", ")});`),
-        `  }`,
-      ]
-    : vecA
-    ? [
-        `  for (var k: i32 = 0; k < ${t.k / 4}; k++) {`,
-        // The four B rows k…k+3 that one vec4 of A along k multiplies.
-        ...[0, 1, 2, 3].map((r) => `    let b${r} = in${bOperand.binding}[(b_col0 + (4 * k + ${r}) * ${bRow}) / 4];`),
-        ...rows.map((i) => `    let a${i} = in${a.binding}[a_row${i} / 4 + k];`),
-        ...rows.map((i) => `    acc${i} = fma(vec4<f32>(a${i}.x), b0, fma(vec4<f32>(a${i}.y), b1, fma(vec4<f32>(a${i}.z), b2, fma(vec4<f32>(a${i}.w), b3, acc${i}))));`),
-        `  }`,
-      ]
-    : [
-        `  for (var k: i32 = 0; k < ${t.k}; k++) {`,
-        vecB
-          ? `    let b = in${bOperand.binding}[(b_col0 + k * ${bRow}) / 4];`
-          : `    let b = vec${TILE_N}<f32>(${cols.map((j) => `in${bOperand.binding}[b_col${j} + k * ${bRow}]`).join(", ")});`,
-        ...rows.map((i) => `    acc${i} = fma(vec${TILE_N}<f32>(in${a.binding}[a_row${i} + k * ${aCol}]), b, acc${i});`),
-        `  }`,
-      ]
-  return [
-    ...header(program, kernel, t, `tiled matmul ${rank ? `[${t.batchShape}] × ` : ""}${t.m}×${t.k} · ${t.k}×${t.n}, ${rowsPerThread}×${TILE_N} per thread${dotK ? ", vec4 A and B along k" : vecA ? ", vec4 A and B" : vecB ? ", vec4 B" : ""}`, elementType),
-    ``,
-    `@compute @workgroup_size(${WG_X}, ${WG_Y})`,
-    `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
-    `  let row0 = i32(id.y) * ${rowsPerThread};`,
-    `  let col0 = i32(id.x) * ${TILE_N};`,
-    `  if (row0 >= ${t.m} || col0 >= ${t.n}) { return; }`,
-    `  let z = i32(id.z);`,
-    `  let a_base = ${batchOffset(t, a.view)};`,
-    `  let b_base = ${batchOffset(t, bOperand.view)};`,
-    `  // Edge tiles clamp their row/column (loads stay in bounds; the extra results are not stored).`,
-    ...rows.map((i) => `  let a_row${i} = a_base + min(row0 + ${i}, ${t.m - 1}) * ${aRow};`),
-    ...(vecB ? [`  let b_col0 = b_base + col0;`] : cols.map((j) => `  let b_col${j} = b_base + min(col0 + ${j}, ${t.n - 1}) * ${bCol};`)),
-    ...rows.map((i) => `  var acc${i} = vec${TILE_N}<f32>(0.0);`),
-    ...loop,
-    `  let out_base = z * ${t.m * t.n};`,
-    ...rows.flatMap((i) =>
-      cols.map((j) => `  if (row0 + ${i} < ${t.m} && col0 + ${j} < ${t.n}) { let g = out_base + (row0 + ${i}) * ${t.n} + col0 + ${j}; out[${offsetIndex("g", kernel.writeOffset)}] = epilogue(g, acc${i}[${j}]); }`),
-    ),
-    `}`,
-    ``,
-  ].join("\n")
+  return renderLaneMatmul(program, kernel, t, tiles)
 }
 
 /** Shared declarations: bindings, uniforms, prelude, the epilogue function. */
-const header = (
+export const header = (
   program: Program,
   kernel: Kernel,
   t: TiledMatmul,
   title: string,
   elementType: (binding: number, slot: number) => string = (_, slot) => storageType(program.slots[slot]!.dtype),
+  outputElement: string = storageType(kernel.outputType),
 ): string[] => {
   const { lines, result } = renderBody(t.epilogue, epilogueSyntax, "  ")
   const out = kernel.outputType === "bool" ? `select(0u, 1u, ${result})` : result
   return [
     `// sdeflow kernel: ${title}; epilogue [${kernel.ops.join(", ")}]`,
     ...kernel.reads.map((slot, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${elementType(i, slot)}>;`),
-    `@group(0) @binding(${kernel.reads.length}) var<storage, read_write> out: array<${storageType(kernel.outputType)}>;`,
+    `@group(0) @binding(${kernel.reads.length}) var<storage, read_write> out: array<${outputElement}>;`,
     `@group(0) @binding(${kernel.reads.length + 1}) var<uniform> u: array<vec4<u32>, ${Math.max(1, Math.ceil(program.uniforms.length / 4))}>;`,
     wgslPrelude,
     ...(usesRandom(t.epilogue) ? [philoxWgsl, randomPrelude] : []),
@@ -259,17 +197,19 @@ const renderSharedGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: G
 const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: GemmView, rowsPerThread: number): string => {
   const rows = Array.from({ length: rowsPerThread }, (_, i) => i)
   const cols = Array.from({ length: TILE_N }, (_, j) => j)
+  const lanes = lanesFor(g.n)
   return [
-    ...header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${rowsPerThread}×${TILE_N} per thread`),
+    ...header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${rowsPerThread}×${TILE_N} per thread, ${lanes} lanes on shared rows`),
     ...loaderFunction("load_a", ["row", "k"], g.a, "f32"),
     ...loaderFunction("load_b", ["k", "col"], g.b, "f32"),
     ...loaderFunction("out_index", ["row", "col"], g.out, "i32"),
     ``,
-    `@compute @workgroup_size(${WG_X}, ${WG_Y})`,
-    `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
-    `  let first_row = i32(id.y) * ${rowsPerThread};`,
-    `  let first_col = i32(id.x) * ${TILE_N};`,
-    `  if (first_row >= ${g.m} || first_col >= ${g.n}) { return; }`,
+    // As in lane-matmul.ts: the lanes of a workgroup share their rows, so load_a (the weights) reads the
+    // same address in every lane and only load_b (the im2col gather) differs per lane.
+    `@compute @workgroup_size(${lanes}, 1)`,
+    `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`,
+    `  let first_row = i32(wg.y) * ${rowsPerThread};`,
+    `  let first_col = (i32(wg.x) * ${lanes} + i32(lid.x)) * ${TILE_N};`,
     `  // Edge tiles clamp their row/column (loads stay in bounds; the extra results are not stored).`,
     ...rows.map((i) => `  let row${i} = min(first_row + ${i}, ${g.m - 1});`),
     ...cols.map((j) => `  let col${j} = min(first_col + ${j}, ${g.n - 1});`),

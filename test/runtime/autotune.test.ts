@@ -54,8 +54,9 @@ describe("the on-disk cache of tile choices", () => {
     writeFileSync(file(), "{ not json")
     const afterCorrupt = child()
     expect(JSON.parse(readFileSync(file(), "utf8")).adapters).toEqual(expect.any(Object))
-    const key = Object.keys(JSON.parse(readFileSync(file(), "utf8")).adapters)[0]!
-    writeFileSync(file(), JSON.stringify({ version: 1, adapters: { [key]: { matmulRows: 3, gemmRows: 8, workgroupMemory: false } } }))
+    const current = JSON.parse(readFileSync(file(), "utf8"))
+    const key = Object.keys(current.adapters)[0]!
+    writeFileSync(file(), JSON.stringify({ ...current, adapters: { [key]: { matmulRows: 3, gemmRows: 8, workgroupMemory: false } } }))
     const afterBad = child()
     expect([4, 8]).toContain(afterBad.tiles.matmulRows)
     expect(JSON.parse(readFileSync(file(), "utf8")).adapters[key]).toEqual(afterBad.tiles)

@@ -1,0 +1,38 @@
+/**
+ * The strided matmul template (lanes on shared rows): each of its forms — plain, vec4 columns, vec4
+ * along k, transposed for tall-thin outputs, batched, one buffer for both operands — equals the CPU
+ * oracle with poisoned outputs, and the form chosen is the one the layout calls for.
+ */
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
+import { matmul, type Tensor } from "../../src/index.ts"
+import { programOf } from "../../src/compile/compile.ts"
+import { renderWgsl } from "../../src/compile/wgsl.ts"
+import { expectBackendsAgree, inputsFor, reduction, useGpu } from "../support/backends.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
+
+const gpu = useGpu()
+
+type Case = { name: string; specs: Record<string, number[]>; fn: (i: Record<string, Tensor>) => Tensor; form: RegExp }
+
+const cases: Case[] = [
+  { name: "odd sizes, scalar loads", specs: { a: [33, 20], b: [20, 261] }, fn: (i) => matmul(i.a!, i.b!).add(1), form: /64 lanes on shared rows; epilogue/ },
+  { name: "vec4 columns", specs: { a: [19, 32], b: [32, 256] }, fn: (i) => matmul(i.a!, i.b!), form: /vec4 columns, vec4 stores/ },
+  { name: "x·Wᵀ of a thin layer: transposed, vec4 along k", specs: { x: [300, 64], w: [5, 64] }, fn: (i) => matmul(i.x!, i.w!.transpose()).silu(), form: /\(transposed\), vec4 along k/ },
+  { name: "gᵀ·x (a weight gradient), few columns: fewer lanes", specs: { g: [37, 6], x: [37, 10] }, fn: (i) => matmul(i.g!.transpose(), i.x!), form: /8 lanes on shared rows; / },
+  { name: "tall and thin, strided: transposed, scalar loads", specs: { a: [300, 7], b: [7, 3] }, fn: (i) => matmul(i.a!, i.b!), form: /\(transposed\); / },
+  { name: "batched", specs: { a: [3, 17, 9], b: [3, 9, 300] }, fn: (i) => matmul(i.a!, i.b!), form: /\[3\] ×/ },
+  { name: "one buffer for both operands", specs: { x: [40, 12] }, fn: (i) => matmul(i.x!, i.x!.transpose()), form: /lanes on shared rows/ },
+]
+
+describe("the lane-layout matmul template", () => {
+  for (const c of cases)
+    test(`${c.name}: the expected form, equal to the oracle`, async () => {
+      const program = programOf(c.fn, c.specs)
+      const tiled = program.kernels.filter((k) => k.tiled)
+      expect(tiled.length).toBe(1)
+      expect(renderWgsl(program, tiled[0]!).split("\n")[0]).toMatch(c.form)
+      await expectBackendsAgree(gpu(), c.fn, c.specs, inputsFor(c.specs, 11), { tolerance: reduction, label: c.name })
+    })
+})
