@@ -1,8 +1,9 @@
 /**
- * What limits matmul on lavapipe? Hand-written 1024³ kernels in the one layout that should suit a SIMD
- * CPU best — every lane of a workgroup on the same output rows, so A's loads are uniform (one scalar
- * load broadcast to all lanes) and only B is gathered — swept over rows per thread and k-unrolling.
- * If the template's layout were the limit, some variant here would beat it. Run:
+ * How far can a matmul go on lavapipe in the layout our template uses (src/compile/lane-matmul.ts)?
+ * Hand-written 1024³ kernels: every lane of a workgroup on the same output rows, so A's loads are
+ * uniform (one scalar load broadcast to all lanes) and only B is gathered, 4 columns per thread stored
+ * as one vec4 — swept over rows per thread and k-unrolling. The spread of these numbers is the room
+ * left to tiling choices; the template should sit near the best of them. Run:
  *   npx bun run bench/matmul-layouts.ts [--size 1024]
  */
 import { openGpu, closeGpu } from "../src/runtime/gpu.ts"
