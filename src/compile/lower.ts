@@ -31,6 +31,8 @@ export interface GemmView {
   readonly a: Scalar
   readonly b: Scalar
   readonly out: Scalar
+  /** Every 4-aligned group of 4 columns lands at 4 consecutive, 4-aligned output elements (vec4 stores). */
+  readonly vecColumns: boolean
 }
 
 export interface Contraction {
@@ -222,6 +224,7 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
         a: emit(y, [row, ci!, ky!, kx!]),
         b: b.select(b.and(within(iy, h), within(ix, w)), emit(x, [ni!, ci!, iy, ix]), b.const(0)),
         out: linearize([ni!, row, oy!, ox!], node.shape),
+        vecColumns: wo % 4 === 0,
       }
     }
     if (op.kind === "conv2dGradInput") {
@@ -239,6 +242,7 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
         a: emit(y, [oi!, row, ky!, kx!]),
         b: b.select(ok, emit(x, [ni!, oi!, b.idiv(ty, s), b.idiv(tx, s)]), b.const(0)),
         out: linearize([ni!, row, ih!, iw!], node.shape),
+        vecColumns: w % 4 === 0,
       }
     }
     const [, c, h, w] = x.shape as [number, number, number, number]
@@ -252,6 +256,7 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
       a: emit(y, [ni!, row, oy!, ox!]),
       b: b.select(b.and(within(iy, h), within(ix, w)), emit(x, [ni!, ci!, iy, ix]), b.const(0)),
       out: linearize([row, ci!, ky!, kx!], node.shape),
+      vecColumns: (c * kh * kw) % 4 === 0,
     }
   }
 

@@ -198,8 +198,10 @@ const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g:
   const rows = Array.from({ length: rowsPerThread }, (_, i) => i)
   const cols = Array.from({ length: TILE_N }, (_, j) => j)
   const lanes = lanesFor(g.n)
+  // Four adjacent output columns stored as one vec4 where the layout allows (see lane-matmul.ts for why it pays).
+  const vecOut = g.vecColumns && kernel.outputType === "f32" && kernel.writeOffset % TILE_N === 0
   return [
-    ...header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${rowsPerThread}×${TILE_N} per thread, ${lanes} lanes on shared rows`),
+    ...header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${rowsPerThread}×${TILE_N} per thread, ${lanes} lanes on shared rows${vecOut ? ", vec4 stores" : ""}`, undefined, vecOut ? "vec4<f32>" : undefined),
     ...loaderFunction("load_a", ["row", "k"], g.a, "f32"),
     ...loaderFunction("load_b", ["k", "col"], g.b, "f32"),
     ...loaderFunction("out_index", ["row", "col"], g.out, "i32"),
@@ -218,9 +220,11 @@ const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g:
     `    let b = vec${TILE_N}<f32>(${cols.map((j) => `load_b(k, col${j})`).join(", ")});`,
     ...rows.map((i) => `    acc${i} = fma(vec${TILE_N}<f32>(load_a(row${i}, k)), b, acc${i});`),
     `  }`,
-    ...rows.flatMap((i) =>
-      cols.map((j) => `  if (first_row + ${i} < ${g.m} && first_col + ${j} < ${g.n}) { let g = out_index(row${i}, col${j}); out[${offsetIndex("g", kernel.writeOffset)}] = epilogue(g, acc${i}[${j}]); }`),
-    ),
+    ...(vecOut
+      ? rows.map((i) => `  if (first_row + ${i} < ${g.m} && first_col < ${g.n}) { let g = out_index(row${i}, first_col); out[(${offsetIndex("g", kernel.writeOffset)}) / 4] = vec4<f32>(${cols.map((j) => `epilogue(g + ${j}, acc${i}[${j}])`).join(", ")}); }`)
+      : rows.flatMap((i) =>
+          cols.map((j) => `  if (first_row + ${i} < ${g.m} && first_col + ${j} < ${g.n}) { let g = out_index(row${i}, col${j}); out[${offsetIndex("g", kernel.writeOffset)}] = epilogue(g, acc${i}[${j}]); }`),
+        )),
     `}`,
     ``,
   ].join("\n")

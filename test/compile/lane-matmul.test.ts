@@ -4,7 +4,7 @@
  * oracle with poisoned outputs, and the form chosen is the one the layout calls for.
  */
 import { describe, expect, test, setDefaultTimeout } from "bun:test"
-import { matmul, type Tensor } from "../../src/index.ts"
+import { conv2d, grad, matmul, type Tensor } from "../../src/index.ts"
 import { programOf } from "../../src/compile/compile.ts"
 import { renderWgsl } from "../../src/compile/wgsl.ts"
 import { expectBackendsAgree, inputsFor, reduction, useGpu } from "../support/backends.ts"
@@ -35,4 +35,22 @@ describe("the lane-layout matmul template", () => {
       expect(renderWgsl(program, tiled[0]!).split("\n")[0]).toMatch(c.form)
       await expectBackendsAgree(gpu(), c.fn, c.specs, inputsFor(c.specs, 11), { tolerance: reduction, label: c.name })
     })
+})
+
+describe("implicit-GEMM convolutions in the lane layout", () => {
+  test("store four adjacent columns as a vec4 exactly where the output layout allows, and equal the oracle", async () => {
+    const specs = { x: [2, 3, 6, 8], w: [5, 3, 3, 3], g: [2, 5, 6, 8] }
+    const fn = (i: Record<string, Tensor>) => {
+      const y = conv2d(i.x!, i.w!, { padding: 1 })
+      const [gx, gw] = grad(y.mul(i.g!).sum(), [i.x!, i.w!])
+      return { y, gx: gx!, gw: gw! }
+    }
+    const program = programOf(fn, specs)
+    const forms = Object.fromEntries(program.kernels.filter((k) => k.tiled?.gemm).map((k) => [k.ops.find((o) => o.startsWith("conv2d"))!, renderWgsl(program, k).split("\n")[0]!]))
+    // Output rows of 8 (conv2d, its input gradient) are vec4-aligned; the weight gradient's 3·3·3 = 27 columns are not.
+    expect(forms.conv2d).toContain("vec4 stores")
+    expect(forms.conv2dGradInput).toContain("vec4 stores")
+    expect(forms.conv2dGradWeight).not.toContain("vec4 stores")
+    await expectBackendsAgree(gpu(), fn, specs, inputsFor(specs, 5), { tolerance: reduction, label: "conv" })
+  })
 })
