@@ -218,6 +218,9 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
       const [, , ho, wo] = node.shape as [number, number, number, number]
       const [ni, oy, ox] = delinearize(col, [n, ho, wo])
       const [ci, ky, kx] = delinearize(k, [c, kh, kw])
+      // The weight as the [o, c·kh·kw] matrix it is: its element (row, k) is at row·K + k, not at a
+      // re-linearisation of k's three digits.
+      knownFlat.set(flatKey([row, ci!, ky!, kx!], y.shape), b.add(b.mul(row, b.int(c * kh * kw)), k))
       const [iy, ix] = [at(oy!, s, ky!, p), at(ox!, s, kx!, p)]
       return {
         m: o, n: n * ho * wo, k: c * kh * kw,

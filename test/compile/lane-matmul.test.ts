@@ -7,7 +7,9 @@ import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { conv2d, grad, matmul, type Tensor } from "../../src/index.ts"
 import { programOf } from "../../src/compile/compile.ts"
 import { renderWgsl } from "../../src/compile/wgsl.ts"
-import { expectBackendsAgree, inputsFor, reduction, useGpu } from "../support/backends.ts"
+import { expectBackendsAgree, expectClose, inputsFor, reduction, runOnce, useGpu } from "../support/backends.ts"
+import { webgpuExecutable } from "../../src/runtime/webgpu-executable.ts"
+import { defaultTiles } from "../../src/compile/tiled-matmul.ts"
 
 // lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
 setDefaultTimeout(120_000)
@@ -53,4 +55,23 @@ describe("implicit-GEMM convolutions in the lane layout", () => {
     expect(forms.conv2dGradWeight).not.toContain("vec4 stores")
     await expectBackendsAgree(gpu(), fn, specs, inputsFor(specs, 5), { tolerance: reduction, label: "conv" })
   })
+})
+
+describe("every rows-per-thread choice autotuning may pick", () => {
+  const specs = { a: [21, 10], b: [10, 36], x: [2, 3, 5, 8], w: [6, 3, 3, 3] }
+  const fn = (i: Record<string, Tensor>) => ({ mm: matmul(i.a!, i.b!).sin(), conv: conv2d(i.x!, i.w!, { padding: 1 }) })
+  for (const rows of [4, 8])
+    test(`${rows} rows per thread (matmul and convolution) equal the oracle`, async () => {
+      const inputs = inputsFor(specs, rows)
+      const exe = await webgpuExecutable(gpu(), programOf(fn, specs), { ...defaultTiles, matmulRows: rows, gemmRows: rows })
+      try {
+        exe.poison()
+        exe.run(inputs)
+        await exe.check()
+        const expected = await runOnce("cpu", fn, specs, inputs, { precision: "f32" })
+        for (const name of ["mm", "conv"]) expectClose(await exe.read(name), expected[name]!, reduction, `${name} at ${rows} rows`)
+      } finally {
+        exe.destroy()
+      }
+    })
 })
