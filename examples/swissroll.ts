@@ -23,7 +23,7 @@ import { solve } from "../dsl/solve.ts"
 import { eulerMaruyama, rk4 } from "../dsl/solvers.ts"
 import { energyDistance } from "../src/data/energy-distance.ts"
 
-const { values: args } = parseArgs({ options: { steps: { type: "string", default: "1500" }, out: { type: "string", default: "runs/swissroll" }, seed: { type: "string", default: "0" } } })
+const { values: args } = parseArgs({ options: { steps: { type: "string", default: "2000" }, out: { type: "string", default: "runs/swissroll" }, seed: { type: "string", default: "0" } } })
 const steps = Number(args.steps)
 const seed = Number(args.seed)
 const out = args.out!
