@@ -13,19 +13,21 @@ test('a Bun script elsewhere can `import { … } from "sdeflow"` and run a compi
     symlinkSync(resolve(import.meta.dir, ".."), join(dir, "node_modules", "sdeflow"))
     writeFileSync(
       join(dir, "main.ts"),
-      `import { compile, input, grad, vp, time } from "sdeflow"
+      `import { compile, input, grad, vp, time, mlp, initParams, paramLayout, packHost } from "sdeflow"
 const exe = await compile(({ x }) => x.mul(x).sum(), { x: [3] }, { backend: "cpu" })
 exe.run({ x: [1, 2, 3] })
 const w = input("w", [2])
 const [g] = grad(w.square().sum(), [w])
-console.log(JSON.stringify({ value: Array.from(await exe.read("out")), gradShape: g!.shape, variance: time.show(vp().marginals.variance) }))
+const net = mlp({ dataDim: 2, hidden: [4] })
+const layout = paramLayout(net.params)
+console.log(JSON.stringify({ value: Array.from(await exe.read("out")), gradShape: g!.shape, variance: time.show(vp().marginals.variance), flat: [layout.size, packHost(initParams(net, 0), layout).length] }))
 `,
     )
     const proc = Bun.spawn([process.execPath, "main.ts"], { cwd: dir, stdout: "pipe", stderr: "pipe" })
     const [out, err, code] = [await new Response(proc.stdout).text(), await new Response(proc.stderr).text(), await proc.exited]
     expect(err).toBe("")
     expect(code).toBe(0)
-    expect(JSON.parse(out)).toEqual({ value: [14], gradShape: [2], variance: "1 - exp(-0.1·t - 9.95·t²)" })
+    expect(JSON.parse(out)).toEqual({ value: [14], gradShape: [2], variance: "1 - exp(-0.1·t - 9.95·t²)", flat: [26, 26] })
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
