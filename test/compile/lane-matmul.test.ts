@@ -60,7 +60,7 @@ describe("implicit-GEMM convolutions in the lane layout", () => {
 describe("every rows-per-thread choice autotuning may pick", () => {
   const specs = { a: [21, 10], b: [10, 36], x: [2, 3, 5, 8], w: [6, 3, 3, 3] }
   const fn = (i: Record<string, Tensor>) => ({ mm: matmul(i.a!, i.b!).sin(), conv: conv2d(i.x!, i.w!, { padding: 1 }) })
-  for (const rows of [4, 8])
+  for (const rows of [4, 8, 16])
     test(`${rows} rows per thread (matmul and convolution) equal the oracle`, async () => {
       const inputs = inputsFor(specs, rows)
       const exe = await webgpuExecutable(gpu(), programOf(fn, specs), { ...defaultTiles, matmulRows: rows, gemmRows: rows })
