@@ -12,9 +12,9 @@
  * 1.4× slower on the 128-wide MLP layers: interleaved min-of-6, 322 vs 235 ms per train step.)
  */
 import type { Kernel, Program } from "./program.ts"
-import { offsetIndex } from "./render.ts"
 import type { StridedView } from "./strided.ts"
-import { batchOffset, epilogueBindings, header, TILE_N, vec4Aligned, type TiledMatmul, type TileShape } from "./tiled-matmul.ts"
+import { batchOffset, epilogueBindings, header, TILE_N, tileStores, vec4Aligned, type TiledMatmul, type TileShape } from "./tiled-matmul.ts"
+import { renderKLoop, subgroupParams, withSubgroups } from "./subgroup-k-loop.ts"
 import { storageType } from "./wgsl.ts"
 
 /** Most lanes per workgroup; narrow outputs get fewer (at least one SIMD vector's worth). */
@@ -70,63 +70,129 @@ export const laneGrid = (t: TiledMatmul, tiles: TileShape): [number, number, num
   return [Math.ceil(l.cols / (TILE_N * l.lanes)), l.gridY, t.batchShape.reduce((a, b) => a * b, 1)]
 }
 
+/** How the lane-layout template reads its operands, decided once for rendering and for the executable. */
+interface LaneForms {
+  readonly layout: LaneLayout
+  /** Lane operand contiguous along columns: one vec4 per k holds a thread's four columns. */
+  readonly vecCols: boolean
+  /** Lane operand contiguous along k (a weight read as Wᵀ): vec4s along k, dotted with the uniform rows. */
+  readonly alongK: boolean
+  /** The uniform operand read as vec4s along k too. */
+  readonly uniformVec: boolean
+  /** The lane operand's vec4s come from a texture (see `OperandTexture`). */
+  readonly texture?: OperandTexture
+}
+
+/**
+ * A storage buffer mirrored into an rgba32float texture before the kernel runs: vec4 `i` of the buffer
+ * is texel (i mod TEXTURE_ROW, i div TEXTURE_ROW). lavapipe turns a per-lane storage load into a
+ * bounds-checked scalar load per lane and component, but fetches a texel per lane as one 16-byte load
+ * (measured, 1024³ hand-written probes with subgroup-spread rows: 5.2 → 10.1 GFLOP/s at 8 rows per
+ * thread, 7.0 → 13.1 at 16). The copy is O(size of the operand) against the matmul's O(m·n·k).
+ */
+export interface OperandTexture {
+  readonly binding: number
+  readonly slot: number
+  /** Texels copied: the buffer's whole vec4s. */
+  readonly texels: number
+}
+
+/** Texels per texture row: a power of two (the shader splits an index with & and >>), rows of 16 KiB. */
+export const TEXTURE_ROW = 1024
+/** WebGPU's guaranteed maxTextureDimension2D: operands up to 8192 rows of texels (128 MiB). */
+const MAX_TEXTURE_ROWS = 8192
+
+const formsOf = (program: Program, kernel: Kernel, t: TiledMatmul, tiles: TileShape): LaneForms => {
+  const layout = layoutOf(t, tiles)
+  const rank = t.batchShape.length
+  const { uniform: ua, lane: lb } = layout
+  // vec4 loads where an operand is contiguous and 16-byte aligned, unless both operands share a buffer
+  // (one binding has one element type) or the epilogue reads it element by element.
+  const scalarOnly = epilogueBindings(t.epilogue)
+  const distinct = ua.binding !== lb.binding
+  const vecOk = (o: Operand) => distinct && !scalarOnly.has(o.binding)
+  const vecCols = vecOk(lb) && vec4Aligned(lb.view, rank, rank + 1, rank, layout.cols)
+  const alongK = !vecCols && vecOk(lb) && vec4Aligned(lb.view, rank, rank, rank + 1, t.k)
+  const uniformVec = alongK && vecOk(ua) && vec4Aligned(ua.view, rank, rank + 1, rank, t.k)
+  const slot = kernel.reads[lb.binding]!
+  const texels = Math.floor(program.slots[slot]!.bytes / 16)
+  const texture =
+    tiles.laneTextures && (vecCols || alongK) && program.slots[slot]!.dtype === "f32" && texels > 0 && texels <= TEXTURE_ROW * MAX_TEXTURE_ROWS
+      ? { binding: lb.binding, slot, texels }
+      : undefined
+  return { layout, vecCols, alongK, uniformVec, ...(texture ? { texture } : {}) }
+}
+
+/** The operand this kernel reads through a texture, if any (the executable creates and fills it). */
+export const laneTexture = (program: Program, kernel: Kernel, t: TiledMatmul, tiles: TileShape): OperandTexture | undefined =>
+  formsOf(program, kernel, t, tiles).texture
+
 export const renderLaneMatmul = (program: Program, kernel: Kernel, t: TiledMatmul, tiles: TileShape): string => {
-  const l = layoutOf(t, tiles)
+  const { layout: l, vecCols, alongK, uniformVec, texture } = formsOf(program, kernel, t, tiles)
   const rank = t.batchShape.length
   const { uniform: ua, lane: lb } = l
   const [uRow, uK] = [ua.view.strides[rank]!, ua.view.strides[rank + 1]!]
   const [lK, lCol] = [lb.view.strides[rank]!, lb.view.strides[rank + 1]!]
   const rows = Array.from({ length: l.rowsPerThread }, (_, i) => i)
   const cols = Array.from({ length: TILE_N }, (_, j) => j)
-  // vec4 loads where an operand is contiguous and 16-byte aligned, unless both operands share a buffer
-  // (one binding has one element type) or the epilogue reads it element by element.
-  const scalarOnly = epilogueBindings(t.epilogue)
-  const distinct = ua.binding !== lb.binding
-  const vecOk = (o: Operand) => distinct && !scalarOnly.has(o.binding)
-  // Lane operand contiguous along columns: one vec4 per k holds a thread's four columns.
-  const vecCols = vecOk(lb) && vec4Aligned(lb.view, rank, rank + 1, rank, l.cols)
-  // Lane operand contiguous along k (a weight read as Wᵀ): vec4s along k, dotted with the uniform rows.
-  const alongK = !vecCols && vecOk(lb) && vec4Aligned(lb.view, rank, rank, rank + 1, t.k)
-  const uniformVec = alongK && vecOk(ua) && vec4Aligned(ua.view, rank, rank + 1, rank, t.k)
   const elementType = (binding: number, slot: number) =>
-    (binding === lb.binding && (vecCols || alongK)) || (binding === ua.binding && uniformVec) ? "vec4<f32>" : storageType(program.slots[slot]!.dtype)
+    texture?.binding === binding
+      ? "texture_2d<f32>"
+      : (binding === lb.binding && (vecCols || alongK)) || (binding === ua.binding && uniformVec)
+        ? "vec4<f32>"
+        : storageType(program.slots[slot]!.dtype)
+  /** The lane operand's vec4 at vec4 index `i`. */
+  const laneVec = (i: string) => (texture ? `textureLoad(in${lb.binding}, vec2<i32>((${i}) & ${TEXTURE_ROW - 1}, (${i}) >> ${Math.log2(TEXTURE_ROW)}u), 0)` : `in${lb.binding}[${i}]`)
 
-  const u = (i: number, k: string) => `in${ua.binding}[ua_row${i} + ${k} * ${uK}]`
+  const u = (i: number, k: string) => `in${ua.binding}[ua_row${i} + (${k}) * ${uK}]`
+  const chunk = tiles.subgroupChunk ?? 0
   const loop = alongK
-    ? [
-        `    for (var k: i32 = 0; k < ${t.k / 4}; k++) {`,
-        ...cols.map((j) => `      let lb${j} = in${lb.binding}[lb_vec${j} + k];`),
-        ...rows.map((i) =>
-          uniformVec ? `      let ua${i} = in${ua.binding}[ua_vec${i} + k];` : `      let ua${i} = vec4<f32>(${[0, 1, 2, 3].map((d) => u(i, `(4 * k + ${d})`)).join(", ")});`,
-        ),
-        ...rows.map((i) => `      acc${i} = acc${i} + vec4<f32>(${cols.map((j) => `dot(ua${i}, lb${j})`).join(", ")});`),
-        `    }`,
-      ]
-    : [
-        `    for (var k: i32 = 0; k < ${t.k}; k++) {`,
-        vecCols
-          ? `      let lb = in${lb.binding}[lb_vec0 + k * ${lK / 4}];`
-          : `      let lb = vec4<f32>(${cols.map((j) => `in${lb.binding}[lb_col${j} + k * ${lK}]`).join(", ")});`,
-        ...rows.map((i) => `      acc${i} = fma(vec4<f32>(${u(i, "k")}), lb, acc${i});`),
-        `    }`,
-      ]
+    ? renderKLoop({
+        count: t.k / 4,
+        rows: l.rowsPerThread,
+        chunk,
+        rowOperand: (i, k) => (uniformVec ? `in${ua.binding}[ua_vec${i} + ${k}]` : `vec4<f32>(${[0, 1, 2, 3].map((d) => u(i, `4 * (${k}) + ${d}`)).join(", ")})`),
+        body: (k, row) => [
+          ...cols.map((j) => `let lb${j} = ${laneVec(`lb_vec${j} + ${k}`)};`),
+          ...rows.map((i) => `let ua${i} = ${row(i)};`),
+          ...rows.map((i) => `acc${i} = acc${i} + vec4<f32>(${cols.map((j) => `dot(ua${i}, lb${j})`).join(", ")});`),
+        ],
+        indent: "    ",
+      })
+    : renderKLoop({
+        count: t.k,
+        rows: l.rowsPerThread,
+        chunk,
+        rowOperand: u,
+        body: (k, row) => [
+          vecCols
+            ? `let lb = ${laneVec(`lb_vec0 + ${k} * ${lK / 4}`)};`
+            : `let lb = vec4<f32>(${cols.map((j) => `in${lb.binding}[lb_col${j} + ${k} * ${lK}]`).join(", ")});`,
+          ...rows.map((i) => `acc${i} = fma(vec4<f32>(${row(i)}), lb, acc${i});`),
+        ],
+        indent: "    ",
+      })
   // Where element (row, col) of the problem lands in C (row-major [..batch, m, n]).
   const outIndex = (row: string, col: string) => (l.transposed ? `z * ${t.m * t.n} + (${col}) * ${t.n} + ${row}` : `z * ${t.m * t.n} + (${row}) * ${t.n} + ${col}`)
   // A thread's four columns are adjacent in C: stored as one vec4 (measured 13 → 17 GFLOP/s at 1024³ on
   // lavapipe against four scalar stores, though the stores sit outside the k loop).
   const vecOut = !l.transposed && kernel.outputType === "f32" && l.cols % TILE_N === 0 && kernel.writeOffset % TILE_N === 0
-  const stores = vecOut
-    ? rows.map((i) => `    if (r0 + ${i} < ${l.rows} && c0 < ${l.cols}) { let g = ${outIndex(`r0 + ${i}`, "c0")}; out[(${offsetIndex("g", kernel.writeOffset)}) / 4] = vec4<f32>(${cols.map((j) => `epilogue(g + ${j}, acc${i}[${j}])`).join(", ")}); }`)
-    : rows.flatMap((i) =>
-        cols.map((j) => `    if (r0 + ${i} < ${l.rows} && c0 + ${j} < ${l.cols}) { let g = ${outIndex(`r0 + ${i}`, `c0 + ${j}`)}; out[${offsetIndex("g", kernel.writeOffset)}] = epilogue(g, acc${i}[${j}]); }`),
-      )
+  const stores = tileStores(
+    kernel,
+    t,
+    vecOut
+      ? rows.map((i) => ({ guard: `r0 + ${i} < ${l.rows} && c0 < ${l.cols}`, index: outIndex(`r0 + ${i}`, "c0"), acc: `acc${i}` }))
+      : rows.flatMap((i) => cols.map((j) => ({ guard: `r0 + ${i} < ${l.rows} && c0 + ${j} < ${l.cols}`, index: outIndex(`r0 + ${i}`, `c0 + ${j}`), acc: `acc${i}[${j}]` }))),
+    vecOut,
+    "    ",
+  )
   const loopsRowBlocks = l.rowBlocks > l.gridY
-  const form = `${l.rowsPerThread}×${TILE_N} per thread, ${l.lanes} lanes on shared rows${l.transposed ? " (transposed)" : ""}${alongK ? ", vec4 along k" : vecCols ? ", vec4 columns" : ""}${vecOut ? ", vec4 stores" : ""}`
+  const form = `${l.rowsPerThread}×${TILE_N} per thread, ${l.lanes} lanes on shared rows${l.transposed ? " (transposed)" : ""}${alongK ? ", vec4 along k" : vecCols ? ", vec4 columns" : ""}${vecOut ? ", vec4 stores" : ""}${chunk >= 2 ? `, rows spread over subgroups of ${chunk}` : ""}${texture ? ", lane operand from a texture" : ""}`
   return [
-    ...header(program, kernel, t, `tiled matmul ${rank ? `[${t.batchShape}] × ` : ""}${t.m}×${t.k} · ${t.k}×${t.n}, ${form}`, elementType, vecOut ? "vec4<f32>" : undefined),
+    ...withSubgroups(chunk, header(program, kernel, t, `tiled matmul ${rank ? `[${t.batchShape}] × ` : ""}${t.m}×${t.k} · ${t.k}×${t.n}, ${form}`, elementType, vecOut ? "vec4<f32>" : undefined)),
     ``,
     `@compute @workgroup_size(${l.lanes}, 1)`,
-    `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`,
+    `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>${subgroupParams(chunk)}) {`,
     `  let z = i32(wg.z);`,
     `  let c0 = (i32(wg.x) * ${l.lanes} + i32(lid.x)) * ${TILE_N};`,
     `  let ua_base = ${batchOffset(t, ua.view)};`,

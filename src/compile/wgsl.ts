@@ -3,7 +3,8 @@
  * fused primitives), one thread per output element, dispatched on a 2-D grid past 65535 workgroups.
  */
 import { philoxWgsl } from "./philox.ts"
-import { defaultTiles, renderTiledMatmul, tiledGrid, type TileShape } from "./tiled-matmul.ts"
+import { defaultTiles, renderTiledMatmul, tiledGrid, tiledTexture, type TileShape } from "./tiled-matmul.ts"
+import type { OperandTexture } from "./lane-matmul.ts"
 import type { Kernel, Program } from "./program.ts"
 import { offsetIndex, renderBodies, type Syntax } from "./render.ts"
 
@@ -178,6 +179,10 @@ export const usesRandom = (s: Scalar, seen = new Set<number>()): boolean => {
  * convolution operands (pays off on GPUs; on lavapipe barriers cost more than the loads they save).
  */
 export type WgslOptions = Partial<TileShape>
+
+/** The storage buffer `kernel` reads as a texture under `options` (the executable mirrors it before the dispatch). */
+export const kernelTexture = (program: Program, kernel: Kernel, options: WgslOptions = {}): OperandTexture | undefined =>
+  kernel.tiled ? tiledTexture(program, kernel, kernel.tiled, { ...defaultTiles, ...options }) : undefined
 
 export const renderWgsl = (program: Program, kernel: Kernel, options: WgslOptions = {}): string => {
   if (kernel.tiled) return renderTiledMatmul(program, kernel, kernel.tiled, { ...defaultTiles, ...options })

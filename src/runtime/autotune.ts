@@ -22,7 +22,7 @@ import { webgpuExecutable, wgslOptionsFor } from "./webgpu-executable.ts"
 const tuned = new Map<string, Promise<TileShape>>()
 
 /** Bump when the templates or the candidates change: choices measured for other code are not reused. */
-const cacheVersion = 4
+const cacheVersion = 6
 const rowChoices = [4, 8, 16]
 
 export const tilesCachePath = (): string => join(defaultCacheDir(), "tiles.json")

@@ -12,4 +12,5 @@ export const Usage = {
 } as const
 
 export const MapMode = { READ: 0x0001 } as const
+export const TextureUsage = { COPY_DST: 0x02, TEXTURE_BINDING: 0x04 } as const
 export const ShaderStage = { COMPUTE: 0x4 } as const

@@ -14,6 +14,8 @@ export interface AdapterSummary {
   readonly device: string
   readonly description: string
   readonly isFallbackAdapter: boolean
+  /** The adapter's smallest subgroup (0 when it does not say). */
+  readonly subgroupMinSize: number
 }
 
 export interface GpuHandle {
@@ -71,6 +73,7 @@ export const openGpu = async (gpu: GPU): Promise<GpuHandle> => {
       device: info.device,
       description: info.description,
       isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+      subgroupMinSize: Number((info as { subgroupMinSize?: number }).subgroupMinSize ?? 0),
     },
     features: new Set(device.features as unknown as Iterable<string>),
     limits: device.limits,

@@ -7,14 +7,14 @@ import { scoped } from "./scopes.ts"
 import { ShaderStage } from "./flags.ts"
 
 /** How a kernel sees each of its bindings, in binding order. */
-export type BindingKind = "read" | "read_write" | "uniform" | "uniform-dynamic"
+export type BindingKind = "read" | "read_write" | "uniform" | "uniform-dynamic" | "texture"
 
 export interface CachedPipeline {
   readonly pipeline: GPUComputePipeline
   readonly layout: GPUBindGroupLayout
 }
 
-const bufferType: Record<BindingKind, GPUBufferBindingType> = {
+const bufferType: Record<Exclude<BindingKind, "texture">, GPUBufferBindingType> = {
   read: "read-only-storage",
   read_write: "storage",
   uniform: "uniform",
@@ -60,12 +60,16 @@ export class PipelineCache {
     return scoped(device, `pipeline ${label}`, () => {
       const layout = device.createBindGroupLayout({
         label,
-        entries: bindings.map((kind, binding) => ({
-          binding,
-          visibility: ShaderStage.COMPUTE,
-          // A dynamic uniform takes its offset at setBindGroup: a chain of runs gives each step its own slot.
-          buffer: { type: bufferType[kind], hasDynamicOffset: kind === "uniform-dynamic" },
-        })),
+        entries: bindings.map((kind, binding) =>
+          kind === "texture"
+            ? { binding, visibility: ShaderStage.COMPUTE, texture: { sampleType: "unfilterable-float" } }
+            : {
+                binding,
+                visibility: ShaderStage.COMPUTE,
+                // A dynamic uniform takes its offset at setBindGroup: a chain of runs gives each step its own slot.
+                buffer: { type: bufferType[kind], hasDynamicOffset: kind === "uniform-dynamic" },
+              },
+        ),
       })
       const pipeline = device.createComputePipeline({
         label,

@@ -4,7 +4,7 @@
  * Every run is validated under an error scope; `check`/`read` surface the first error as a value.
  */
 import type { Program } from "../compile/program.ts"
-import { dispatchGrid, renderWgsl, type WgslOptions } from "../compile/wgsl.ts"
+import { dispatchGrid, kernelTexture, renderWgsl, type WgslOptions } from "../compile/wgsl.ts"
 import { programError } from "../ir/errors.ts"
 import { readback } from "./buffers.ts"
 import { Usage } from "./flags.ts"
@@ -13,6 +13,7 @@ import type { BindingKind } from "./pipelines.ts"
 import { checkInputs, inputNamed, isDeviceValue, outputNamed, packUniforms, type Chain, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
 import { PassTimer } from "./timing.ts"
 import { Validation } from "./errors.ts"
+import { mirrorOperand, type MirroredOperand } from "./operand-texture.ts"
 
 const SLOT_USAGE = Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST
 /** Steps of a chain recorded into one command buffer. */
@@ -28,13 +29,27 @@ const toStorage = (dtype: string, data: ArrayLike<number>): ArrayBufferView =>
 /** Prints every kernel's WGSL when SDEFLOW_DEBUG includes "kernels". */
 const debugKernels = (): boolean => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SDEFLOW_DEBUG?.includes("kernels") ?? false
 
-/** Adapter-dependent rendering: CPU adapters (lavapipe, SwiftShader) skip workgroup-memory staging. */
-export const wgslOptionsFor = (gpu: GpuHandle): WgslOptions => ({
-  workgroupMemory: gpu.adapter.architecture !== "software" && !gpu.adapter.isFallbackAdapter && !/llvmpipe|swiftshader/i.test(gpu.adapter.description),
-})
+/** A CPU adapter (lavapipe, SwiftShader): every lane of a SIMD vector is a loop iteration of one core. */
+export const isCpuAdapter = (gpu: GpuHandle): boolean =>
+  gpu.adapter.architecture === "software" || gpu.adapter.isFallbackAdapter || /llvmpipe|swiftshader/i.test(gpu.adapter.description)
 
-export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options: WgslOptions = wgslOptionsFor(gpu)): Promise<Executable> => {
+/**
+ * Subgroup width for spreading row-operand loads (subgroup-k-loop.ts): on CPU adapters with subgroups,
+ * whose per-lane loads are what the spreading saves; GPUs broadcast a shared address from cache anyway.
+ */
+export const subgroupChunkFor = (gpu: GpuHandle): number =>
+  isCpuAdapter(gpu) && gpu.features.has("subgroups") && gpu.adapter.subgroupMinSize >= 4 ? Math.min(8, gpu.adapter.subgroupMinSize) : 0
+
+/** What the adapter decides, whatever the tile shapes: subgroup spreading and texture operands (both for CPU adapters). */
+const adapterChoices = (gpu: GpuHandle): WgslOptions => ({ subgroupChunk: subgroupChunkFor(gpu), laneTextures: isCpuAdapter(gpu) })
+
+/** Adapter-dependent rendering: CPU adapters skip workgroup-memory staging, spread row loads over subgroups, read lane operands from textures. */
+export const wgslOptionsFor = (gpu: GpuHandle): WgslOptions => ({ workgroupMemory: !isCpuAdapter(gpu), ...adapterChoices(gpu) })
+
+/** `chosen` overrides the adapter's choices (tile shapes from autotuning carry none of them). */
+export const webgpuExecutable = async (gpu: GpuHandle, program: Program, chosen: WgslOptions = wgslOptionsFor(gpu)): Promise<Executable> => {
   const { device } = gpu
+  const options: WgslOptions = { ...adapterChoices(gpu), ...chosen }
   const buffers = program.slots.map((s, i) => gpu.pool.acquire(s.bytes, SLOT_USAGE, `slot${i}`))
   const uniformWords = Math.max(4, Math.ceil(program.uniforms.length / 4) * 4)
   // One 256-byte-aligned uniform slot per step of a chain (minUniformBufferOffsetAlignment ≤ 256).
@@ -45,23 +60,25 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options
 
   // One kernel at a time: each pipeline creation holds a few of bun-webgpu's 1024 callback slots, and a
   // UNet's backward pass has hundreds of kernels.
-  const steps: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; grid: [number, number, number] }[] = []
+  const steps: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; grid: [number, number, number]; mirror?: MirroredOperand }[] = []
   for (const kernel of program.kernels) {
     const wgsl = renderWgsl(program, kernel, options)
     if (debugKernels()) console.error(wgsl)
     const writes = [kernel.write, ...kernel.siblings.map((o) => o.write)]
-    const kinds: BindingKind[] = [...kernel.reads.map((): BindingKind => "read"), ...writes.map((): BindingKind => "read_write"), "uniform-dynamic"]
+    const operand = kernelTexture(program, kernel, options)
+    const mirror = operand && mirrorOperand(device, buffers[operand.slot]!, operand, `${kernel.name} in${operand.binding}`)
+    const kinds: BindingKind[] = [...kernel.reads.map((_, b): BindingKind => (b === operand?.binding ? "texture" : "read")), ...writes.map((): BindingKind => "read_write"), "uniform-dynamic"]
     const { pipeline, layout } = await gpu.pipelines.get(wgsl, kinds, kernel.name)
     const storage = [...kernel.reads.map((s) => buffers[s]!), ...writes.map((s) => buffers[s]!)]
     const bindGroup = device.createBindGroup({
       layout,
       label: kernel.name,
       entries: [
-        ...storage.map((buffer, binding) => ({ binding, resource: { buffer } })),
+        ...storage.map((buffer, binding) => ({ binding, resource: binding === operand?.binding ? mirror!.texture.createView() : { buffer } })),
         { binding: storage.length, resource: { buffer: uniformBuffer, size: uniformWords * 4 } },
       ],
     })
-    steps.push({ pipeline, bindGroup, grid: dispatchGrid(kernel, options) })
+    steps.push({ pipeline, bindGroup, grid: dispatchGrid(kernel, options), ...(mirror ? { mirror } : {}) })
   }
 
   let firstError: Validation | undefined
@@ -89,19 +106,26 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options
     }
   }
 
-  /** Every kernel of one run, reading uniform slot `slot`; a profiled run gives each kernel its own timed pass. */
+  /**
+   * Every kernel of one run, reading uniform slot `slot`; a profiled run gives each kernel its own timed
+   * pass. A kernel that reads a texture starts a new pass, after the copy that refreshes the texture.
+   */
   const dispatchAll = (encoder: GPUCommandEncoder, slot: number, timer?: PassTimer): void => {
-    let pass = encoder.beginComputePass(timer ? { timestampWrites: timer.next()! } : {})
-    steps.forEach((step, i) => {
-      if (timer && i > 0) {
+    const begin = () => encoder.beginComputePass(timer ? { timestampWrites: timer.next()! } : {})
+    if (steps.length === 0) return begin().end()
+    let pass: GPUComputePassEncoder | undefined
+    for (const step of steps) {
+      if (pass && (timer || step.mirror)) {
         pass.end()
-        pass = encoder.beginComputePass({ timestampWrites: timer.next()! })
+        pass = undefined
       }
+      step.mirror?.refresh(encoder)
+      pass ??= begin()
       pass.setPipeline(step.pipeline)
       pass.setBindGroup(0, step.bindGroup, [slot * uniformStride])
       pass.dispatchWorkgroups(step.grid[0], step.grid[1], step.grid[2])
-    })
-    pass.end()
+    }
+    pass!.end()
   }
 
   /** Submits `encoder` under a validation scope whose verdict `check()` reports. */
@@ -198,6 +222,7 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, options
       if (destroyed) return
       destroyed = true
       for (const b of [...buffers, uniformBuffer]) gpu.pool.release(b)
+      for (const step of steps) step.mirror?.texture.destroy()
     },
   }
 }

@@ -11,6 +11,7 @@ const llvmpipe: AdapterSummary = {
   device: "llvmpipe-llvm-15-0-6-256-bits",
   description: "llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1",
   isFallbackAdapter: false,
+  subgroupMinSize: 8,
 }
 const h200: AdapterSummary = {
   vendor: "nvidia",
@@ -18,6 +19,7 @@ const h200: AdapterSummary = {
   device: "",
   description: "NVIDIA H200",
   isFallbackAdapter: false,
+  subgroupMinSize: 32,
 }
 
 /** A handle with only what the doctor reads; the device itself is never touched. */

@@ -1,0 +1,64 @@
+/**
+ * The k loop of a kernel whose lanes share their output rows, with the row operand spread over a
+ * subgroup. In the lane layout every lane reads the same row-operand element at each k; a GPU serves
+ * that from one cache line, but lavapipe (Mesa 25) issues a bounds-checked scalar load per lane for
+ * every storage-buffer access, uniform address or not — eight loads for one value. Spread over the
+ * subgroup instead, lane s loads the element of k0 + s, and `subgroupBroadcast(u, j)` hands lane j's
+ * value to all: each element is loaded once per chunk of `chunk` k's. Measured on lavapipe (1024³
+ * hand-written probes, Zen 1): 8 rows per thread 4.6 → 5.2 GFLOP/s, 16 rows 4.2 → 7.0.
+ *
+ * `chunk` must not exceed the adapter's smallest subgroup, and every lane of the workgroup must be
+ * in the loop (the loops here have constant bounds, so control flow stays uniform).
+ */
+
+/** Built-in parameter that gives a lane its index in the subgroup. */
+export const subgroupLaneParam = "@builtin(subgroup_invocation_id) sg_lane: u32"
+
+export interface KLoop {
+  /** Trip count. */
+  readonly count: number
+  /** Rows of the register tile (one row-operand value each per k). */
+  readonly rows: number
+  /** Lanes per subgroup chunk (0: no subgroups, one load per lane as before). */
+  readonly chunk: number
+  /** Expression of row `i`'s row-operand element at iteration `k` (a WGSL i32 expression). */
+  readonly rowOperand: (i: number, k: string) => string
+  /** Lines of one iteration at `k` (a name in scope), given the expression of row `i`'s value. */
+  readonly body: (k: string, row: (i: number) => string) => string[]
+  readonly indent: string
+}
+
+const plainLoop = (l: KLoop, from: number): string[] => [
+  `${l.indent}for (var k: i32 = ${from}; k < ${l.count}; k++) {`,
+  ...l.body("k", (i) => l.rowOperand(i, "k")).map((line) => `${l.indent}  ${line}`),
+  `${l.indent}}`,
+]
+
+/** The loop, chunked over the subgroup where `chunk` allows; a remainder past the last chunk runs plainly. */
+export const renderKLoop = (l: KLoop): string[] => {
+  if (l.chunk < 2 || l.count < l.chunk) return plainLoop(l, 0)
+  const main = l.count - (l.count % l.chunk)
+  const rows = Array.from({ length: l.rows }, (_, i) => i)
+  const lane = Array.from({ length: l.chunk }, (_, j) => j)
+  const inner = `${l.indent}  `
+  return [
+    `${l.indent}let sg_k = i32(sg_lane % ${l.chunk}u);`,
+    `${l.indent}for (var k0: i32 = 0; k0 < ${main}; k0 += ${l.chunk}) {`,
+    ...rows.map((i) => `${inner}let row_value${i} = ${l.rowOperand(i, "k0 + sg_k")};`),
+    ...lane.flatMap((j) => [
+      `${inner}{`,
+      `${inner}  let k = k0 + ${j};`,
+      ...l.body("k", (i) => `subgroupBroadcast(row_value${i}, ${j}u)`).map((line) => `${inner}  ${line}`),
+      `${inner}}`,
+    ]),
+    `${l.indent}}`,
+    ...(main < l.count ? plainLoop(l, main) : []),
+  ]
+}
+
+/** A kernel's declarations with the directive `chunk` needs, placed after the title comment (line 0 names the kernel's form). */
+export const withSubgroups = (chunk: number, [title, ...declarations]: readonly string[]): string[] =>
+  chunk >= 2 ? [title!, "enable subgroups;", ...declarations] : [title!, ...declarations]
+
+/** The main function's extra parameter for `chunk`. */
+export const subgroupParams = (chunk: number): string => (chunk >= 2 ? `, ${subgroupLaneParam}` : "")
