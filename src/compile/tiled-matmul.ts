@@ -113,7 +113,7 @@ export const tileStores = (kernel: Kernel, t: TiledMatmul, stores: readonly Tile
   const at = vec ? `(${offsetIndex("g", kernel.writeOffset)}) / 4` : offsetIndex("g", kernel.writeOffset)
   const apply = (v: string) => (vec ? `vec4<f32>(${[0, 1, 2, 3].map((j) => `epilogue(g + ${j}, ${v}[${j}])`).join(", ")})` : `epilogue(g, ${v})`)
   const line = (s: TileStore, body: string) => `${indent}if (${s.guard}) { let g = ${s.index}; ${body} }`
-  if (process.env.ONEPHASE || t.epilogue.op.k === "external" || kernel.outputType !== "f32") return stores.map((s) => line(s, `out[${at}] = ${apply(s.acc)};`))
+  if (t.epilogue.op.k === "external" || kernel.outputType !== "f32") return stores.map((s) => line(s, `out[${at}] = ${apply(s.acc)};`))
   return [...stores.map((s) => line(s, `out[${at}] = ${s.acc};`)), ...stores.map((s) => line(s, `let v = out[${at}]; out[${at}] = ${apply("v")};`))]
 }
 

@@ -75,3 +75,70 @@ describe("every rows-per-thread choice autotuning may pick", () => {
       }
     })
 })
+
+describe("CPU-adapter forms: row operand spread over subgroups, lane operand through a texture", () => {
+  type FormCase = { name: string; specs: Record<string, number[]>; fn: (i: Record<string, Tensor>) => Record<string, Tensor>; texture: boolean }
+  const formCases: FormCase[] = [
+    // K = 20: two chunks of 8 and a remainder of 4 run plainly.
+    { name: "vec4 columns, K past the last chunk", specs: { a: [19, 20], b: [20, 256] }, fn: (i) => ({ out: matmul(i.a!, i.b!).add(1) }), texture: true },
+    { name: "x·Wᵀ, vec4 along k", specs: { x: [37, 64], w: [40, 64] }, fn: (i) => ({ out: matmul(i.x!, i.w!.transpose()).silu() }), texture: true },
+    // K = 3 < one chunk: the plain loop only.
+    { name: "K shorter than a chunk", specs: { a: [9, 3], b: [3, 64] }, fn: (i) => ({ out: matmul(i.a!, i.b!) }), texture: true },
+    // A texture of more than one row (> 1024 texels: 24·256/4 = 1536) with a partial last row.
+    { name: "an operand past one texture row", specs: { a: [5, 24], b: [24, 256] }, fn: (i) => ({ out: matmul(i.a!, i.b!) }), texture: true },
+    { name: "odd sizes: scalar loads, no texture", specs: { a: [33, 20], b: [20, 261] }, fn: (i) => ({ out: matmul(i.a!, i.b!) }), texture: false },
+    {
+      name: "a convolution and both gradients (loader form: subgroups only)",
+      specs: { x: [2, 3, 6, 8], w: [5, 3, 3, 3], g: [2, 5, 6, 8] },
+      fn: (i) => {
+        const y = conv2d(i.x!, i.w!, { padding: 1 })
+        const [gx, gw] = grad(y.mul(i.g!).sum(), [i.x!, i.w!])
+        return { y, gx: gx!, gw: gw! }
+      },
+      texture: false,
+    },
+  ]
+  for (const c of formCases)
+    test(`${c.name}: both forms equal the oracle`, async () => {
+      const subgroups = gpu().features.has("subgroups") && gpu().adapter.subgroupMinSize >= 8
+      const program = programOf(c.fn, c.specs)
+      const on = { ...defaultTiles, subgroupChunk: subgroups ? 8 : 0, laneTextures: true }
+      const off = { ...defaultTiles, subgroupChunk: 0, laneTextures: false }
+      const titles = program.kernels.filter((k) => k.tiled).map((k) => renderWgsl(program, k, on).split("\n")[0]!)
+      expect(titles.length).toBeGreaterThan(0)
+      for (const title of titles) {
+        expect(title.includes("rows spread over subgroups of 8")).toBe(subgroups)
+        expect(title.includes("lane operand from a texture")).toBe(c.texture)
+      }
+      const inputs = inputsFor(c.specs, 3)
+      const expected = await runOnce("cpu", c.fn, c.specs, inputs, { precision: "f32" })
+      for (const options of [on, off]) {
+        const exe = await webgpuExecutable(gpu(), program, options)
+        try {
+          exe.poison()
+          exe.run(inputs)
+          await exe.check()
+          for (const name of Object.keys(expected)) expectClose(await exe.read(name), expected[name]!, reduction, `${c.name}: ${name}, ${options.laneTextures ? "new" : "old"} forms`)
+        } finally {
+          exe.destroy()
+        }
+      }
+    })
+
+  test("a texture operand is refreshed on every run (new inputs, same executable)", async () => {
+    const specs = { a: [8, 16], b: [16, 64] }
+    const fn = (i: Record<string, Tensor>) => ({ out: matmul(i.a!, i.b!) })
+    const exe = await webgpuExecutable(gpu(), programOf(fn, specs), { ...defaultTiles, laneTextures: true })
+    try {
+      for (const seed of [1, 2]) {
+        const inputs = inputsFor(specs, seed)
+        exe.run(inputs)
+        const expected = await runOnce("cpu", fn, specs, inputs, { precision: "f32" })
+        expectClose(await exe.read("out"), expected.out!, reduction, `seed ${seed}`)
+      }
+      await exe.check()
+    } finally {
+      exe.destroy()
+    }
+  })
+})
