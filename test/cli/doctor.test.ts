@@ -78,7 +78,7 @@ describe("sdeflow CLI", () => {
     const report = JSON.parse(r.stdout)
     expect(Object.keys(report).sort()).toEqual(["adapter", "bun", "features", "limits", "timestamps", "verdict"])
     expect(report.bun).toBe(Bun.version)
-    expect(Object.keys(report.adapter).sort()).toEqual(["architecture", "description", "device", "isFallbackAdapter", "vendor"])
+    expect(Object.keys(report.adapter).sort()).toEqual(["architecture", "description", "device", "isFallbackAdapter", "subgroupMinSize", "vendor"])
     expect(report.adapter.description.length).toBeGreaterThan(0)
     for (const name of doctorLimitNames) expect(report.limits[name]).toBeGreaterThan(0)
     expect(report.features).toEqual([...report.features].sort())
