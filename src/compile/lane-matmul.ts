@@ -1,8 +1,9 @@
 /**
  * The strided matmul form, laid out for SIMD execution: all lanes of a workgroup work on the SAME output
  * rows and on consecutive column groups. One operand ("uniform", indexed by row and k) is then read at
- * the same address by every lane — one scalar load broadcast to the whole vector on a CPU adapter such
- * as lavapipe, a broadcast from cache on a GPU — and only the other ("lane") operand differs per lane.
+ * the same address by every lane — a broadcast from cache on a GPU; on lavapipe, which loads per lane
+ * regardless, it is spread over the subgroup instead (subgroup-k-loop.ts) — and only the other ("lane")
+ * operand differs per lane.
  * Each thread keeps a rows × 4 register tile. On lavapipe, 1024³ measured 16–17 GFLOP/s in quiet runs
  * where the 2-D thread grid (lanes on different rows, both operands gathered) reached 13.
  *
@@ -87,8 +88,8 @@ interface LaneForms {
  * A storage buffer mirrored into an rgba32float texture before the kernel runs: vec4 `i` of the buffer
  * is texel (i mod TEXTURE_ROW, i div TEXTURE_ROW). lavapipe turns a per-lane storage load into a
  * bounds-checked scalar load per lane and component, but fetches a texel per lane as one 16-byte load
- * (measured, 1024³ hand-written probes with subgroup-spread rows: 5.2 → 10.1 GFLOP/s at 8 rows per
- * thread, 7.0 → 13.1 at 16). The copy is O(size of the operand) against the matmul's O(m·n·k).
+ * (bench/matmul-layouts.ts, 1024³ with subgroup-spread rows: 4.93 → 9.87 GFLOP/s at 8 rows per
+ * thread, 7.13 → 13.54 at 16). The copy is O(size of the operand) against the matmul's O(m·n·k).
  */
 export interface OperandTexture {
   readonly binding: number

@@ -29,7 +29,7 @@ const toStorage = (dtype: string, data: ArrayLike<number>): ArrayBufferView =>
 /** Prints every kernel's WGSL when SDEFLOW_DEBUG includes "kernels". */
 const debugKernels = (): boolean => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SDEFLOW_DEBUG?.includes("kernels") ?? false
 
-/** A CPU adapter (lavapipe, SwiftShader): every lane of a SIMD vector is a loop iteration of one core. */
+/** A CPU adapter (lavapipe, SwiftShader): shaders run as SIMD code on the host's cores. */
 export const isCpuAdapter = (gpu: GpuHandle): boolean =>
   gpu.adapter.architecture === "software" || gpu.adapter.isFallbackAdapter || /llvmpipe|swiftshader/i.test(gpu.adapter.description)
 
