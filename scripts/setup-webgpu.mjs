@@ -177,6 +177,28 @@ export const judgeIcds = (icdFiles, mesaVersion) => {
   return { found: false, detail: "no Vulkan driver installed" }
 }
 
+/** Dawn's own warnings (and their source locations) that precede doctor's message on stderr. */
+const isDawnNoise = (line) => /^Warning:/.test(line) || /^\s+at /.test(line) || line.trim() === ""
+
+/**
+ * The verdict of a `doctor --json` run (`{ status, stdout, stderr, error }` as spawnSync returns it):
+ * exit 0 with a report is an adapter; exit 2 is doctor's "no adapter", whose first line says why.
+ */
+export const judgeDoctor = ({ status, stdout, stderr, error }) => {
+  if (status === 0) {
+    try {
+      const report = JSON.parse(stdout ?? "")
+      const a = report.adapter ?? {}
+      return { found: true, detail: `WebGPU adapter found: ${a.description || a.device || a.vendor || "unnamed adapter"}` }
+    } catch {
+      return { found: false, detail: "the WebGPU probe printed no report" }
+    }
+  }
+  const why = (stderr ?? "").split("\n").find((l) => !isDawnNoise(l))
+  if (status === 2 && why) return { found: false, detail: why.trim().replace(/\.$/, "") }
+  return { found: false, detail: `the WebGPU probe failed (${error ? String(error.message) : why?.trim() || `exit ${status}`})` }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // IO: everything below touches the machine.
 
@@ -198,15 +220,6 @@ const findBun = () => {
   return candidates.find((p) => existsSync(p)) ?? null
 }
 
-/** Runs to completion in Bun: `setupGlobals()` then `requestAdapter()`, printing the adapter as JSON. */
-const probeSource = [
-  'import { setupGlobals } from "bun-webgpu"',
-  "setupGlobals()",
-  "const adapter = await navigator.gpu.requestAdapter()",
-  "console.log(JSON.stringify(adapter ? adapter.info.description || adapter.info.device || adapter.info.vendor || 'unnamed adapter' : null))",
-  "process.exit(0)",
-].join("\n")
-
 const mesaVersionInstalled = () => {
   const r = spawnSync("dpkg-query", ["-W", "-f=${Version}", "mesa-vulkan-drivers"], { encoding: "utf8" })
   return r.status === 0 && r.stdout.trim() !== "" ? r.stdout.trim() : null
@@ -221,26 +234,22 @@ const icdFiles = () =>
     }
   })
 
-/** Asks Dawn through Bun when Bun is installed; otherwise judges the Vulkan drivers on disk. */
-const probeAdapter = () => {
+/**
+ * Asks the way every sdeflow entry point asks: `sdeflow doctor --json`, which refuses Dawn's null backend
+ * and any adapter that gets a known-answer kernel wrong. Without Bun (its package failed to install),
+ * judges the Vulkan drivers on disk instead. `env` is the environment the probe runs in.
+ */
+export const probeAdapter = (env = process.env) => {
   const bun = findBun()
   if (bun === null) return judgeIcds(icdFiles(), mesaVersionInstalled())
-  const r = spawnSync(bun, ["--no-install", "-e", probeSource], {
+  const r = spawnSync(bun, ["--no-install", join(packageRoot, "src/cli.ts"), "doctor", "--json"], {
     cwd: packageRoot,
     encoding: "utf8",
-    timeout: 60_000,
+    timeout: 120_000,
     // Mesa logs an error on every start without XDG_RUNTIME_DIR.
-    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR || "/tmp" },
+    env: { ...env, XDG_RUNTIME_DIR: env.XDG_RUNTIME_DIR || "/tmp" },
   })
-  const last = (r.stdout ?? "").trim().split("\n").at(-1) ?? ""
-  let name = null
-  try {
-    name = JSON.parse(last)
-  } catch {
-    const why = r.error ? String(r.error.message) : (r.stderr ?? "").trim().split("\n").slice(-3).join(" | ")
-    return { found: false, detail: `the WebGPU probe failed (${why || `exit ${r.status}`})` }
-  }
-  return name ? { found: true, detail: `WebGPU adapter found: ${name}` } : { found: false, detail: "Dawn found no WebGPU adapter" }
+  return judgeDoctor(r)
 }
 
 const aptSourceFiles = () => {

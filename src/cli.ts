@@ -15,6 +15,7 @@ import { Console, Effect } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
 import pkg from "../package.json" with { type: "json" }
 import { bunGpu } from "./platform/bun.ts"
+import { vulkanDriverReport } from "./platform/vulkan-drivers.ts"
 import { doctorReport, formatDoctor } from "./runtime/doctor.ts"
 import type { GpuError } from "./runtime/errors.ts"
 import { Gpu } from "./runtime/gpu.ts"
@@ -35,7 +36,7 @@ const noAdapterGpu = (): GPU =>
   }) as unknown as GPU
 
 /** The device layer for commands that compute; the provider is swappable only for the test hook above. */
-const gpuLayer = Gpu.layerWith(process.env.SDEFLOW_FAKE_NO_ADAPTER === "1" ? noAdapterGpu : bunGpu)
+const gpuLayer = Gpu.layerWith(process.env.SDEFLOW_FAKE_NO_ADAPTER === "1" ? noAdapterGpu : bunGpu, vulkanDriverReport)
 
 /** `sdeflow doctor [--json]`: which adapter WebGPU found, its limits and features, and a verdict. */
 export const doctor = Command.make(

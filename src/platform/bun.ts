@@ -5,6 +5,7 @@
 import { setupGlobals } from "bun-webgpu"
 import { Gpu, withGpuFrom, type GpuHandle } from "../runtime/gpu.ts"
 import { installPoliteTicker } from "./polite-ticker.ts"
+import { vulkanDriverReport } from "./vulkan-drivers.ts"
 
 let installed = false
 
@@ -22,7 +23,7 @@ export const bunGpu = (): GPU => {
 }
 
 /** The `Gpu` layer on Bun. */
-export const BunGpu = Gpu.layerWith(bunGpu)
+export const BunGpu = Gpu.layerWith(bunGpu, vulkanDriverReport)
 
 /** `await withGpu(async (gpu) => …)`: a device for plain async scripts, closed afterwards. */
-export const withGpu = <A>(body: (gpu: GpuHandle) => Promise<A>): Promise<A> => withGpuFrom(bunGpu, body)
+export const withGpu = <A>(body: (gpu: GpuHandle) => Promise<A>): Promise<A> => withGpuFrom(bunGpu, body, vulkanDriverReport)

@@ -5,6 +5,7 @@
 import { Context, Effect, Layer } from "effect"
 import { BufferPool } from "./buffers.ts"
 import { DeviceLost, NoAdapter, installHint, type GpuError } from "./errors.ts"
+import { knownAnswerFailure } from "./known-answer.ts"
 import { PipelineCache } from "./pipelines.ts"
 
 /** What a person wants to know about the adapter (see `sdeflow doctor`). */
@@ -50,18 +51,41 @@ const requestDevice = async (gpu: GPU, first: GPUAdapter, attempts = 3): Promise
   }
 }
 
-/** Requests adapter + device (with the adapter's full limits). Plain promise: used by both entries. */
-export const openGpu = async (gpu: GPU): Promise<GpuHandle> => {
+/** How a platform explains a missing adapter (which driver is missing); "" when it cannot tell. */
+export type DriverReport = () => string
+
+/** Dawn's null backend names itself so; it validates everything and executes nothing. */
+export const isNullBackend = (info: { readonly device?: string; readonly description?: string }): boolean =>
+  /null[- ]backend/i.test(`${info.device ?? ""} ${info.description ?? ""}`)
+
+const noAdapter = (why: string, driverReport: DriverReport | undefined): NoAdapter => {
+  const drivers = driverReport?.() ?? ""
+  return new NoAdapter({ message: [why, drivers, installHint].filter((l) => l !== "").join("\n") })
+}
+
+/**
+ * Requests adapter + device (with the adapter's full limits), then proves the device computes: Dawn's
+ * null backend, or any adapter that gets a tiny known-answer kernel wrong, is `NoAdapter`.
+ * Plain promise: used by both entries.
+ */
+export const openGpu = async (gpu: GPU, driverReport?: DriverReport): Promise<GpuHandle> => {
   let adapter: GPUAdapter | null
   try {
     adapter = await gpu.requestAdapter({ powerPreference: "high-performance" })
   } catch (cause) {
-    throw new NoAdapter({ message: `${installHint}\n(requestAdapter threw: ${String(cause)})` })
+    throw noAdapter(`WebGPU's requestAdapter threw: ${String(cause)}`, driverReport)
   }
-  if (!adapter) throw new NoAdapter({ message: installHint })
+  if (!adapter) throw noAdapter("WebGPU found no adapter.", driverReport)
+  if (isNullBackend(adapter.info))
+    throw noAdapter("WebGPU offered only Dawn's null backend, which executes nothing: no Vulkan driver loaded.", driverReport)
   const opened = await requestDevice(gpu, adapter)
   const device = opened.device
   const info = opened.adapter.info
+  const failure = await knownAnswerFailure(device)
+  if (failure !== null) {
+    device.destroy()
+    throw noAdapter(`The adapter "${info.description || info.device || info.vendor}" does not compute correctly: ${failure}.`, driverReport)
+  }
   const lost = device.lost.then(
     (l) => new DeviceLost({ reason: l.reason ?? "unknown", message: `WebGPU device lost (${l.reason}): ${l.message}` }),
   )
@@ -96,19 +120,19 @@ const toGpuError = (e: unknown): GpuError =>
 
 export class Gpu extends Context.Service<Gpu, GpuHandle>()("sdeflow/Gpu") {
   /** A layer that opens a device from `provider` and destroys it when the scope closes. */
-  static readonly layerWith = (provider: () => GPU) =>
+  static readonly layerWith = (provider: () => GPU, driverReport?: DriverReport) =>
     Layer.effect(
       Gpu,
       Effect.acquireRelease(
-        Effect.tryPromise({ try: () => openGpu(provider()), catch: toGpuError }),
+        Effect.tryPromise({ try: () => openGpu(provider(), driverReport), catch: toGpuError }),
         (handle) => Effect.sync(() => closeGpu(handle)),
       ),
     )
 }
 
 /** Runs `body` with an open device and always closes it (for scripts that do not use Effect). */
-export const withGpuFrom = async <A>(provider: () => GPU, body: (gpu: GpuHandle) => Promise<A>): Promise<A> => {
-  const handle = await openGpu(provider())
+export const withGpuFrom = async <A>(provider: () => GPU, body: (gpu: GpuHandle) => Promise<A>, driverReport?: DriverReport): Promise<A> => {
+  const handle = await openGpu(provider(), driverReport)
   try {
     return await body(handle)
   } finally {
