@@ -39,3 +39,12 @@ export declare const planBackports: (
   listDir?: string,
 ) => BackportsPlan
 export declare const judgeIcds: (icdFiles: ReadonlyArray<string>, mesaVersion: string | null) => AdapterProbe
+/** The verdict of one `sdeflow doctor --json` run, as spawnSync reports it. */
+export declare const judgeDoctor: (run: {
+  readonly status: number | null
+  readonly stdout?: string | null
+  readonly stderr?: string | null
+  readonly error?: Error
+}) => AdapterProbe
+/** Asks `sdeflow doctor --json` (through Bun) in environment `env`; without Bun, judges the drivers on disk. */
+export declare const probeAdapter: (env?: Record<string, string | undefined>) => AdapterProbe

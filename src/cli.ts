@@ -16,6 +16,7 @@ import { CliError, Command, Flag } from "effect/cli"
 import pkg from "../package.json" with { type: "json" }
 import { bunGpu } from "./platform/bun.ts"
 import { vulkanDriverReport } from "./platform/vulkan-drivers.ts"
+import { shaderCacheReport } from "./platform/shader-cache.ts"
 import { doctorReport, formatDoctor } from "./runtime/doctor.ts"
 import type { GpuError } from "./runtime/errors.ts"
 import { Gpu } from "./runtime/gpu.ts"
@@ -46,7 +47,7 @@ export const doctor = Command.make(
   },
   ({ json }) =>
     Effect.gen(function* () {
-      const report = doctorReport(yield* Gpu, Bun.version)
+      const report = doctorReport(yield* Gpu, Bun.version, shaderCacheReport())
       yield* Console.log(json ? JSON.stringify(report, null, 2) : formatDoctor(report))
     }),
 ).pipe(

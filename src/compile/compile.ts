@@ -9,6 +9,7 @@ import { buildProgram, type Program } from "./program.ts"
 import type { Precision } from "./js.ts"
 import type { GpuHandle } from "../runtime/gpu.ts"
 import type { Executable } from "../runtime/executable.ts"
+import type { CompileProgress } from "../runtime/pipelines.ts"
 import { cpuExecutable } from "../runtime/cpu-executable.ts"
 import { webgpuExecutable } from "../runtime/webgpu-executable.ts"
 import { tunedTiles } from "../runtime/autotune.ts"
@@ -27,6 +28,8 @@ export interface CompileOptions {
   readonly precision?: Precision
   /** Force (or forbid) workgroup-memory staging in convolution kernels; default: by adapter. */
   readonly workgroupMemory?: boolean
+  /** Called as the program's pipelines compile (WebGPU only): done/total, how many were reused. */
+  readonly onCompile?: (progress: CompileProgress) => void
 }
 
 /** Calls `fn` on fresh input tensors and returns its output graph (named "out" for a single tensor). */
@@ -73,5 +76,5 @@ export const compile = async <I extends Record<string, InputSpec>>(
   if (!gpu) return cpuExecutable(program, options.precision)
   // Tile shapes are measured once per device, and only when a program has a contraction to tile.
   const tiles = program.kernels.some((k) => k.tiled) ? await tunedTiles(gpu) : defaultTiles
-  return webgpuExecutable(gpu, program, options.workgroupMemory === undefined ? tiles : { ...tiles, workgroupMemory: options.workgroupMemory })
+  return webgpuExecutable(gpu, program, options.workgroupMemory === undefined ? tiles : { ...tiles, workgroupMemory: options.workgroupMemory }, options.onCompile)
 }

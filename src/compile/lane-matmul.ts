@@ -17,6 +17,7 @@ import type { StridedView } from "./strided.ts"
 import { batchOffset, epilogueBindings, header, TILE_N, tileStores, vec4Aligned, type TiledMatmul, type TileShape } from "./tiled-matmul.ts"
 import { renderKLoop, subgroupParams, withSubgroups } from "./subgroup-k-loop.ts"
 import { storageType } from "./wgsl.ts"
+import { param } from "./wgsl-literal.ts"
 
 /** Most lanes per workgroup; narrow outputs get fewer (at least one SIMD vector's worth). */
 const MAX_LANES = 64
@@ -145,7 +146,7 @@ export const renderLaneMatmul = (program: Program, kernel: Kernel, t: TiledMatmu
   /** The lane operand's vec4 at vec4 index `i`. */
   const laneVec = (i: string) => (texture ? `textureLoad(in${lb.binding}, vec2<i32>((${i}) & ${TEXTURE_ROW - 1}, (${i}) >> ${Math.log2(TEXTURE_ROW)}u), 0)` : `in${lb.binding}[${i}]`)
 
-  const u = (i: number, k: string) => `in${ua.binding}[ua_row${i} + (${k}) * ${uK}]`
+  const u = (i: number, k: string) => `in${ua.binding}[ua_row${i} + (${k}) * ${param(uK)}]`
   const chunk = tiles.subgroupChunk ?? 0
   const loop = alongK
     ? renderKLoop({
@@ -167,14 +168,14 @@ export const renderLaneMatmul = (program: Program, kernel: Kernel, t: TiledMatmu
         rowOperand: u,
         body: (k, row) => [
           vecCols
-            ? `let lb = ${laneVec(`lb_vec0 + ${k} * ${lK / 4}`)};`
-            : `let lb = vec4<f32>(${cols.map((j) => `in${lb.binding}[lb_col${j} + ${k} * ${lK}]`).join(", ")});`,
+            ? `let lb = ${laneVec(`lb_vec0 + ${k} * ${param(lK / 4)}`)};`
+            : `let lb = vec4<f32>(${cols.map((j) => `in${lb.binding}[lb_col${j} + ${k} * ${param(lK)}]`).join(", ")});`,
           ...rows.map((i) => `acc${i} = fma(vec4<f32>(${row(i)}), lb, acc${i});`),
         ],
         indent: "    ",
       })
   // Where element (row, col) of the problem lands in C (row-major [..batch, m, n]).
-  const outIndex = (row: string, col: string) => (l.transposed ? `z * ${t.m * t.n} + (${col}) * ${t.n} + ${row}` : `z * ${t.m * t.n} + (${row}) * ${t.n} + ${col}`)
+  const outIndex = (row: string, col: string) => (l.transposed ? `z * ${param(t.m * t.n)} + (${col}) * ${param(t.n)} + ${row}` : `z * ${param(t.m * t.n)} + (${row}) * ${param(t.n)} + ${col}`)
   // A thread's four columns are adjacent in C: stored as one vec4 (measured 13 → 17 GFLOP/s at 1024³ on
   // lavapipe against four scalar stores, though the stores sit outside the k loop).
   const vecOut = !l.transposed && kernel.outputType === "f32" && l.cols % TILE_N === 0 && kernel.writeOffset % TILE_N === 0
@@ -182,15 +183,15 @@ export const renderLaneMatmul = (program: Program, kernel: Kernel, t: TiledMatmu
     kernel,
     t,
     vecOut
-      ? rows.map((i) => ({ guard: `r0 + ${i} < ${l.rows} && c0 < ${l.cols}`, index: outIndex(`r0 + ${i}`, "c0"), acc: `acc${i}` }))
-      : rows.flatMap((i) => cols.map((j) => ({ guard: `r0 + ${i} < ${l.rows} && c0 + ${j} < ${l.cols}`, index: outIndex(`r0 + ${i}`, `c0 + ${j}`), acc: `acc${i}[${j}]` }))),
+      ? rows.map((i) => ({ guard: `r0 + ${i} < ${param(l.rows)} && c0 < ${param(l.cols)}`, index: outIndex(`r0 + ${i}`, "c0"), acc: `acc${i}` }))
+      : rows.flatMap((i) => cols.map((j) => ({ guard: `r0 + ${i} < ${param(l.rows)} && c0 + ${j} < ${param(l.cols)}`, index: outIndex(`r0 + ${i}`, `c0 + ${j}`), acc: `acc${i}[${j}]` }))),
     vecOut,
     "    ",
   )
   const loopsRowBlocks = l.rowBlocks > l.gridY
   const form = `${l.rowsPerThread}×${TILE_N} per thread, ${l.lanes} lanes on shared rows${l.transposed ? " (transposed)" : ""}${alongK ? ", vec4 along k" : vecCols ? ", vec4 columns" : ""}${vecOut ? ", vec4 stores" : ""}${chunk >= 2 ? `, rows spread over subgroups of ${chunk}` : ""}${texture ? ", lane operand from a texture" : ""}`
   return [
-    ...withSubgroups(chunk, header(program, kernel, t, `tiled matmul ${rank ? `[${t.batchShape}] × ` : ""}${t.m}×${t.k} · ${t.k}×${t.n}, ${form}`, elementType, vecOut ? "vec4<f32>" : undefined)),
+    ...withSubgroups(chunk, header(program, kernel, t, `tiled matmul${rank ? `, ${rank} batch axes` : ""}, ${form}`, elementType, vecOut ? "vec4<f32>" : undefined)),
     ``,
     `@compute @workgroup_size(${l.lanes}, 1)`,
     `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>${subgroupParams(chunk)}) {`,
@@ -199,12 +200,12 @@ export const renderLaneMatmul = (program: Program, kernel: Kernel, t: TiledMatmu
     `  let ua_base = ${batchOffset(t, ua.view)};`,
     `  let lb_base = ${batchOffset(t, lb.view)};`,
     // Edge lanes clamp their columns (loads stay in bounds; the extra results are not stored).
-    ...(vecCols ? [`  let lb_vec0 = (lb_base + min(c0, ${l.cols - TILE_N})) / 4;`] : cols.map((j) => `  let lb_col${j} = lb_base + min(c0 + ${j}, ${l.cols - 1}) * ${lCol};`)),
+    ...(vecCols ? [`  let lb_vec0 = (lb_base + min(c0, ${param(l.cols - TILE_N)})) / 4;`] : cols.map((j) => `  let lb_col${j} = lb_base + min(c0 + ${j}, ${param(l.cols - 1)}) * ${param(lCol)};`)),
     ...(alongK ? cols.map((j) => `  let lb_vec${j} = lb_col${j} / 4;`) : []),
     // The row block depends on the workgroup only, so the uniform operand's addresses are the same in every lane.
-    loopsRowBlocks ? `  for (var block = i32(wg.y); block < ${l.rowBlocks}; block += ${l.gridY}) {` : `  { let block = i32(wg.y);`,
+    loopsRowBlocks ? `  for (var block = i32(wg.y); block < ${param(l.rowBlocks)}; block += ${param(l.gridY)}) {` : `  { let block = i32(wg.y);`,
     `    let r0 = block * ${l.rowsPerThread};`,
-    ...rows.map((i) => `    let ua_row${i} = ua_base + min(r0 + ${i}, ${l.rows - 1}) * ${uRow};`),
+    ...rows.map((i) => `    let ua_row${i} = ua_base + min(r0 + ${i}, ${param(l.rows - 1)}) * ${param(uRow)};`),
     // vec4 element indices, divided once here: i32 division in the k loop costs a polyfill call per load.
     ...(uniformVec ? rows.map((i) => `    let ua_vec${i} = ua_row${i} / 4;`) : []),
     ...rows.map((i) => `    var acc${i} = vec4<f32>(0.0);`),

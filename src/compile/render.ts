@@ -39,15 +39,21 @@ export const renderBodies = (roots: readonly Scalar[], syntax: Syntax, indent = 
   const names = new Map<number, string>()
   const lines: string[] = []
   const nameOf = (s: Scalar): string => names.get(s.id)!
+  // Names count up per body, not by node id: kernels of one form then render to the same text.
+  const loopNames = new Map<number, string>()
+  let temporaries = 0
 
   const block = (loop: number, pad: string): void => {
     for (const s of placed.get(loop) ?? []) {
       const args = s.args.map(nameOf)
-      if (inlined(s)) {
+      if (s.op.k === "loopVar") {
+        names.set(s.id, loopNames.get(s.op.loop)!)
+      } else if (inlined(s)) {
         names.set(s.id, syntax.expr(s, args))
       } else if (s.op.k === "reduce") {
-        const acc = `acc${s.id}`
-        const counter = `r${s.op.loop}`
+        const acc = `acc${temporaries++}`
+        const counter = `r${loopNames.size}`
+        loopNames.set(s.op.loop, counter)
         lines.push(...syntax.accumulator(acc, s.type, s.op.fn).map((l) => pad + l))
         lines.push(pad + syntax.forLoop(counter, s.op.extent))
         block(s.op.loop, pad + "  ")
@@ -56,11 +62,12 @@ export const renderBodies = (roots: readonly Scalar[], syntax: Syntax, indent = 
         const result = syntax.result(acc, s.op.fn)
         if (result === acc) names.set(s.id, acc)
         else {
-          lines.push(pad + syntax.bind(`v${s.id}`, s.type, result))
-          names.set(s.id, `v${s.id}`)
+          const name = `v${temporaries++}`
+          lines.push(pad + syntax.bind(name, s.type, result))
+          names.set(s.id, name)
         }
       } else {
-        const name = `v${s.id}`
+        const name = `v${temporaries++}`
         lines.push(pad + syntax.bind(name, s.type, syntax.expr(s, args)))
         names.set(s.id, name)
       }
@@ -71,4 +78,4 @@ export const renderBodies = (roots: readonly Scalar[], syntax: Syntax, indent = 
 }
 
 /** Where a result at `index` is stored: shifted by the kernel's write offset (parts of an assembled concat). */
-export const offsetIndex = (index: string, offset: number): string => (offset === 0 ? index : `${index} + ${offset}`)
+export const offsetIndex = (index: string, offset: number, show: (n: number) => string = String): string => (offset === 0 ? index : `${index} + ${show(offset)}`)

@@ -11,6 +11,8 @@
  * in the loop (the loops here have constant bounds, so control flow stays uniform).
  */
 
+import { param } from "./wgsl-literal.ts"
+
 /** Built-in parameter that gives a lane its index in the subgroup. */
 export const subgroupLaneParam = "@builtin(subgroup_invocation_id) sg_lane: u32"
 
@@ -29,7 +31,7 @@ export interface KLoop {
 }
 
 const plainLoop = (l: KLoop, from: number): string[] => [
-  `${l.indent}for (var k: i32 = ${from}; k < ${l.count}; k++) {`,
+  `${l.indent}for (var k: i32 = ${from === 0 ? 0 : param(from)}; k < ${param(l.count)}; k++) {`,
   ...l.body("k", (i) => l.rowOperand(i, "k")).map((line) => `${l.indent}  ${line}`),
   `${l.indent}}`,
 ]
@@ -43,7 +45,7 @@ export const renderKLoop = (l: KLoop): string[] => {
   const inner = `${l.indent}  `
   return [
     `${l.indent}let sg_k = i32(sg_lane % ${l.chunk}u);`,
-    `${l.indent}for (var k0: i32 = 0; k0 < ${main}; k0 += ${l.chunk}) {`,
+    `${l.indent}for (var k0: i32 = 0; k0 < ${param(main)}; k0 += ${l.chunk}) {`,
     ...rows.map((i) => `${inner}let row_value${i} = ${l.rowOperand(i, "k0 + sg_k")};`),
     ...lane.flatMap((j) => [
       `${inner}{`,

@@ -14,6 +14,7 @@ import type { Scalar } from "./scalar.ts"
 import type { StridedView } from "./strided.ts"
 import type { GemmView } from "./lower.ts"
 import { epilogueSyntax, storageType, wgslPrelude, randomPrelude, usesRandom } from "./wgsl.ts"
+import { param, paramsDeclaration } from "./wgsl-literal.ts"
 
 /** What the template needs to know about the kernel's matmul. */
 export interface TiledMatmul {
@@ -59,12 +60,12 @@ export const tiledGrid = (t: TiledMatmul, tiles: TileShape = defaultTiles): [num
 
 /** Offset of batch element `z` in an operand: decompose z over the batch shape, dot with strides. */
 export const batchOffset = (t: TiledMatmul, view: StridedView): string => {
-  let terms = [`${view.offset}`]
+  let terms = [param(view.offset)]
   let stride = 1
   for (let d = t.batchShape.length - 1; d >= 0; d--) {
     const size = t.batchShape[d]!
     const s = view.strides[d]!
-    if (s !== 0 && size > 1) terms.push(`((z / ${stride}) % ${size}) * ${s}`)
+    if (s !== 0 && size > 1) terms.push(`((z / ${param(stride)}) % ${param(size)}) * ${param(s)}`)
     stride *= size
   }
   return terms.join(" + ")
@@ -110,7 +111,7 @@ export interface TileStore {
  * kernel: matmul 1024³ 17 → 13.4 GFLOP/s with `.sin()`, → 12.5 with a bias; in two phases 16.9 and 16.2.
  */
 export const tileStores = (kernel: Kernel, t: TiledMatmul, stores: readonly TileStore[], vec: boolean, indent: string): string[] => {
-  const at = vec ? `(${offsetIndex("g", kernel.writeOffset)}) / 4` : offsetIndex("g", kernel.writeOffset)
+  const at = vec ? `(${offsetIndex("g", kernel.writeOffset, param)}) / 4` : offsetIndex("g", kernel.writeOffset, param)
   const apply = (v: string) => (vec ? `vec4<f32>(${[0, 1, 2, 3].map((j) => `epilogue(g + ${j}, ${v}[${j}])`).join(", ")})` : `epilogue(g, ${v})`)
   const line = (s: TileStore, body: string) => `${indent}if (${s.guard}) { let g = ${s.index}; ${body} }`
   if (t.epilogue.op.k === "external" || kernel.outputType !== "f32") return stores.map((s) => line(s, `out[${at}] = ${apply(s.acc)};`))
@@ -136,6 +137,7 @@ export const header = (
     }),
     `@group(0) @binding(${kernel.reads.length}) var<storage, read_write> out: array<${outputElement}>;`,
     `@group(0) @binding(${kernel.reads.length + 1}) var<uniform> u: array<vec4<u32>, ${Math.max(1, Math.ceil(program.uniforms.length / 4))}>;`,
+    paramsDeclaration(kernel.reads.length + 2),
     wgslPrelude,
     ...(usesRandom(t.epilogue) ? [philoxWgsl, randomPrelude] : []),
     `fn epilogue(gid: i32, acc: f32) -> ${storageType(kernel.outputType)} {`,
@@ -175,7 +177,7 @@ const renderSharedGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: G
   const aLoads = (tileRows * TILE_K) / threads
   const bLoads = (tileCols * TILE_K) / threads
   return [
-    ...header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${rowsPerThread}×${TILE_N} per thread, ${tileRows}×${TILE_K} / ${TILE_K}×${tileCols} slices in workgroup memory`),
+    ...header(program, kernel, t, `implicit GEMM, ${rowsPerThread}×${TILE_N} per thread, ${tileRows}×${TILE_K} / ${TILE_K}×${tileCols} slices in workgroup memory`),
     ...loaderFunction("load_a", ["row", "k"], g.a, "f32"),
     ...loaderFunction("load_b", ["k", "col"], g.b, "f32"),
     ...loaderFunction("out_index", ["row", "col"], g.out, "i32"),
@@ -189,7 +191,7 @@ const renderSharedGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: G
     `  let first_row = i32(local.y) * ${rowsPerThread};`,
     `  let first_col = i32(local.x) * ${TILE_N};`,
     ...rows.map((i) => `  var acc${i} = vec${TILE_N}<f32>(0.0);`),
-    `  for (var k0: i32 = 0; k0 < ${g.k}; k0 += ${TILE_K}) {`,
+    `  for (var k0: i32 = 0; k0 < ${param(g.k)}; k0 += ${TILE_K}) {`,
     `    // Stage the slices; out-of-range elements are zeros, so edge tiles need no other care.`,
     `    for (var i: i32 = 0; i < ${aLoads}; i++) {`,
     `      let e = i32(lane) + i * ${threads};`,
@@ -197,7 +199,7 @@ const renderSharedGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: G
     `      let kk = e % ${TILE_K};`,
     `      let row = tile_row + r;`,
     `      let k = k0 + kk;`,
-    `      a_tile[kk * ${tileRows} + r] = select(0.0, load_a(min(row, ${g.m - 1}), min(k, ${g.k - 1})), row < ${g.m} && k < ${g.k});`,
+    `      a_tile[kk * ${tileRows} + r] = select(0.0, load_a(min(row, ${param(g.m - 1)}), min(k, ${param(g.k - 1)})), row < ${param(g.m)} && k < ${param(g.k)});`,
     `    }`,
     `    for (var i: i32 = 0; i < ${bLoads}; i++) {`,
     `      let e = i32(lane) + i * ${threads};`,
@@ -205,7 +207,7 @@ const renderSharedGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: G
     `      let c = e % ${tileCols};`,
     `      let col = tile_col + c;`,
     `      let k = k0 + kk;`,
-    `      b_tile[kk * ${tileCols} + c] = select(0.0, load_b(min(k, ${g.k - 1}), min(col, ${g.n - 1})), col < ${g.n} && k < ${g.k});`,
+    `      b_tile[kk * ${tileCols} + c] = select(0.0, load_b(min(k, ${param(g.k - 1)}), min(col, ${param(g.n - 1)})), col < ${param(g.n)} && k < ${param(g.k)});`,
     `    }`,
     `    workgroupBarrier();`,
     `    for (var kk: i32 = 0; kk < ${TILE_K}; kk++) {`,
@@ -219,7 +221,7 @@ const renderSharedGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: G
     ...rows.flatMap((i) =>
       cols.map(
         (j) =>
-          `  if (tile_row + first_row + ${i} < ${g.m} && tile_col + first_col + ${j} < ${g.n}) { let g = out_index(tile_row + first_row + ${i}, tile_col + first_col + ${j}); out[${offsetIndex("g", kernel.writeOffset)}] = epilogue(g, acc${i}[${j}]); }`,
+          `  if (tile_row + first_row + ${i} < ${param(g.m)} && tile_col + first_col + ${j} < ${param(g.n)}) { let g = out_index(tile_row + first_row + ${i}, tile_col + first_col + ${j}); out[${offsetIndex("g", kernel.writeOffset, param)}] = epilogue(g, acc${i}[${j}]); }`,
       ),
     ),
     `}`,
@@ -239,7 +241,7 @@ const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g:
   return [
     ...withSubgroups(
       chunk,
-      header(program, kernel, t, `implicit GEMM ${g.m}×${g.k} · ${g.k}×${g.n}, ${rowsPerThread}×${TILE_N} per thread, ${lanes} lanes on shared rows${vecOut ? ", vec4 stores" : ""}${chunk >= 2 ? `, rows spread over subgroups of ${chunk}` : ""}`, undefined, vecOut ? "vec4<f32>" : undefined),
+      header(program, kernel, t, `implicit GEMM, ${rowsPerThread}×${TILE_N} per thread, ${lanes} lanes on shared rows${vecOut ? ", vec4 stores" : ""}${chunk >= 2 ? `, rows spread over subgroups of ${chunk}` : ""}`, undefined, vecOut ? "vec4<f32>" : undefined),
     ),
     ...loaderFunction("load_a", ["row", "k"], g.a, "f32"),
     ...loaderFunction("load_b", ["k", "col"], g.b, "f32"),
@@ -252,8 +254,8 @@ const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g:
     `  let first_row = i32(wg.y) * ${rowsPerThread};`,
     `  let first_col = (i32(wg.x) * ${lanes} + i32(lid.x)) * ${TILE_N};`,
     `  // Edge tiles clamp their row/column (loads stay in bounds; the extra results are not stored).`,
-    ...rows.map((i) => `  let row${i} = min(first_row + ${i}, ${g.m - 1});`),
-    ...cols.map((j) => `  let col${j} = min(first_col + ${j}, ${g.n - 1});`),
+    ...rows.map((i) => `  let row${i} = min(first_row + ${i}, ${param(g.m - 1)});`),
+    ...cols.map((j) => `  let col${j} = min(first_col + ${j}, ${param(g.n - 1)});`),
     ...rows.map((i) => `  var acc${i} = vec${TILE_N}<f32>(0.0);`),
     ...renderKLoop({
       count: g.k,
@@ -267,8 +269,8 @@ const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g:
       kernel,
       t,
       vecOut
-        ? rows.map((i) => ({ guard: `first_row + ${i} < ${g.m} && first_col < ${g.n}`, index: `out_index(row${i}, first_col)`, acc: `acc${i}` }))
-        : rows.flatMap((i) => cols.map((j) => ({ guard: `first_row + ${i} < ${g.m} && first_col + ${j} < ${g.n}`, index: `out_index(row${i}, col${j})`, acc: `acc${i}[${j}]` }))),
+        ? rows.map((i) => ({ guard: `first_row + ${i} < ${param(g.m)} && first_col < ${param(g.n)}`, index: `out_index(row${i}, first_col)`, acc: `acc${i}` }))
+        : rows.flatMap((i) => cols.map((j) => ({ guard: `first_row + ${i} < ${param(g.m)} && first_col + ${j} < ${param(g.n)}`, index: `out_index(row${i}, col${j})`, acc: `acc${i}[${j}]` }))),
       vecOut,
       "  ",
     ),

@@ -7,6 +7,8 @@ import { defaultTiles, renderTiledMatmul, tiledGrid, tiledTexture, type TileShap
 import type { OperandTexture } from "./lane-matmul.ts"
 import type { Kernel, Program } from "./program.ts"
 import { offsetIndex, renderBodies, type Syntax } from "./render.ts"
+import { literal, param, paramsDeclaration } from "./wgsl-literal.ts"
+import { liftConstants, type LiftedKernel } from "./lift-constants.ts"
 
 /** Name of a kernel's j-th output array: `out`, then `out1`, `out2`, … for siblings. */
 export const outName = (j: number): string => (j === 0 ? "out" : `out${j}`)
@@ -27,19 +29,6 @@ export const gridFor = (threads: number): [number, number] => {
 }
 
 export const storageType = (t: ScalarType): string => (t === "bool" ? "u32" : t)
-
-// Non-finite values cannot be WGSL constants (const-evaluation rejects them): read them from
-// private variables, which are runtime values. See the prelude.
-const f32Literal = (v: number): string => {
-  if (Number.isNaN(v)) return "bitcast<f32>(sdf_nan_bits)"
-  if (v === Infinity) return "bitcast<f32>(sdf_inf_bits)"
-  if (v === -Infinity) return "-bitcast<f32>(sdf_inf_bits)"
-  const text = String(Math.fround(v))
-  return /[.e]/.test(text) ? `f32(${text})` : `${text}.0`
-}
-
-const literal = (v: number, t: ScalarType): string =>
-  t === "f32" ? f32Literal(v) : t === "bool" ? String(Boolean(v)) : t === "u32" ? `${v >>> 0}u` : v < 0 ? `(${v})` : `${v}`
 
 /** Uniform slot `s` as a value of type `t` (all slots are u32 words of `array<vec4u>`). */
 const uniformWord = (slot: number, t: ScalarType): string => {
@@ -77,7 +66,7 @@ export const epilogueSyntax: Syntax = {
   expr: (s: Scalar, a: readonly string[]) => {
     const op = s.op
     switch (op.k) {
-      case "const": return literal(op.value, s.type)
+      case "const": return param(op.value, s.type)
       case "uniform": return uniformWord(op.slot, s.type)
       case "gid": return "gid"
       case "external": return op.name
@@ -90,7 +79,7 @@ export const epilogueSyntax: Syntax = {
         return `(${a[0]} ${infix[op.fn]} ${a[1]})`
       case "select": return `select(${a[2]}, ${a[1]}, ${a[0]})`
       case "cast": return cast(a[0]!, s.args[0]!.type, s.type)
-      case "random": return `sdf_random_${op.dist}(${op.salt}u, ${a[0]})`
+      case "random": return `sdf_random_${op.dist}(${param(op.salt, "u32")}, ${a[0]})`
       case "reduce": throw new Error("reductions are rendered as loops")
     }
   },
@@ -101,7 +90,7 @@ export const epilogueSyntax: Syntax = {
       : fn === "max"
         ? [`var ${acc}: ${type} = ${literal(type === "f32" ? -Infinity : type === "i32" ? -2147483648 : 0, type)};`] // integers have no -∞
         : [`var ${acc}_max: f32 = ${literal(-Infinity, "f32")};`, `var ${acc}_sum: f32 = 0.0;`],
-  forLoop: (counter, extent) => `for (var ${counter}: i32 = 0; ${counter} < ${extent}; ${counter}++) {`,
+  forLoop: (counter, extent) => `for (var ${counter}: i32 = 0; ${counter} < ${param(extent)}; ${counter}++) {`,
   accumulate: (acc, fn, value) =>
     fn === "sum"
       ? [`${acc} = ${acc} + ${value};`]
@@ -184,7 +173,19 @@ export type WgslOptions = Partial<TileShape>
 export const kernelTexture = (program: Program, kernel: Kernel, options: WgslOptions = {}): OperandTexture | undefined =>
   kernel.tiled ? tiledTexture(program, kernel, kernel.tiled, { ...defaultTiles, ...options }) : undefined
 
-export const renderWgsl = (program: Program, kernel: Kernel, options: WgslOptions = {}): string => {
+/**
+ * Every kernel of `program` as it is compiled: kernels of one form share their text, with the sizes
+ * that differ between them read from a parameter uniform (lift-constants.ts).
+ */
+export const renderProgramWgsl = (program: Program, options: WgslOptions = {}): LiftedKernel[] =>
+  liftConstants(program.kernels.map((k) => renderMarkedWgsl(program, k, options)))
+
+/** One kernel's WGSL on its own (every value a literal), for reading and for tests. */
+export const renderWgsl = (program: Program, kernel: Kernel, options: WgslOptions = {}): string =>
+  liftConstants([renderMarkedWgsl(program, kernel, options)])[0]!.wgsl
+
+/** A kernel's WGSL with its liftable values marked (see wgsl-literal.ts). */
+const renderMarkedWgsl = (program: Program, kernel: Kernel, options: WgslOptions = {}): string => {
   if (kernel.tiled) return renderTiledMatmul(program, kernel, kernel.tiled, { ...defaultTiles, ...options })
   const outputs = [{ value: kernel.value, outputType: kernel.outputType, writeOffset: kernel.writeOffset }, ...kernel.siblings]
   const { lines, results } = renderBodies(outputs.map((o) => o.value), epilogueSyntax)
@@ -194,19 +195,20 @@ export const renderWgsl = (program: Program, kernel: Kernel, options: WgslOption
     (slot, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(program.slots[slot]!.dtype)}>;`,
   )
   return [
-    // No kernel index in the text: identical kernels of one program share a pipeline.
-    `// sdeflow kernel: fused [${kernel.ops.join(", ")}], ${kernel.threads} threads`,
+    // No kernel index or size in the text: kernels of one form share a pipeline.
+    `// sdeflow kernel: fused [${kernel.ops.join(", ")}]`,
     ...bindings,
     ...outputs.map((o, j) => `@group(0) @binding(${kernel.reads.length + j}) var<storage, read_write> ${outName(j)}: array<${storageType(o.outputType)}>;`),
     `@group(0) @binding(${kernel.reads.length + outputs.length}) var<uniform> u: array<vec4<u32>, ${uniformVecs}>;`,
+    paramsDeclaration(kernel.reads.length + outputs.length + 1),
     wgslPrelude,
     ...(outputs.some((o) => usesRandom(o.value)) ? [philoxWgsl, randomPrelude] : []),
     `@compute @workgroup_size(${WORKGROUP})`,
     `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
-    `  let gid = i32(id.x + id.y * ${groupsX * WORKGROUP}u);`,
-    `  if (gid >= ${kernel.threads}) { return; }`,
+    `  let gid = i32(id.x + id.y * ${param(groupsX * WORKGROUP, "u32")});`,
+    `  if (gid >= ${param(kernel.threads)}) { return; }`,
     ...lines,
-    ...outputs.map((o, j) => `  ${outName(j)}[${offsetIndex("gid", o.writeOffset)}] = ${o.outputType === "bool" ? `select(0u, 1u, ${results[j]})` : results[j]};`),
+    ...outputs.map((o, j) => `  ${outName(j)}[${offsetIndex("gid", o.writeOffset, param)}] = ${o.outputType === "bool" ? `select(0u, 1u, ${results[j]})` : results[j]};`),
     `}`,
     ``,
   ].join("\n")

@@ -31,6 +31,15 @@ export interface DoctorReport {
   readonly timestamps: boolean
   /** One line: "ok: WebGPU on …", with a note when the adapter is a CPU. */
   readonly verdict: string
+  /** Mesa's disk cache of compiled shaders, where the platform can see it. */
+  readonly shaderCache?: ShaderCache
+}
+
+/** Whether compiled shaders persist across runs (Mesa's disk cache), and how much it holds. */
+export interface ShaderCache {
+  readonly state: "warm" | "empty" | "disabled"
+  readonly path: string
+  readonly bytes: number
 }
 
 /** Software rasterisers that implement Vulkan/WebGPU on the CPU, by what their adapters report. */
@@ -55,7 +64,7 @@ export const verdictOf = (a: AdapterSummary): string => {
 }
 
 /** The doctor's findings for an open device; `bunVersion` is `Bun.version` (passed in to keep this portable). */
-export const doctorReport = (handle: GpuHandle, bunVersion: string): DoctorReport => {
+export const doctorReport = (handle: GpuHandle, bunVersion: string, shaderCache?: ShaderCache): DoctorReport => {
   const limits = Object.fromEntries(
     doctorLimitNames.map((name) => [name, Number((handle.limits as unknown as Record<string, number>)[name] ?? 0)]),
   ) as Record<DoctorLimitName, number>
@@ -66,8 +75,16 @@ export const doctorReport = (handle: GpuHandle, bunVersion: string): DoctorRepor
     features: [...handle.features].sort(),
     timestamps: handle.features.has("timestamp-query"),
     verdict: verdictOf(handle.adapter),
+    ...(shaderCache ? { shaderCache } : {}),
   }
 }
+
+const shaderCacheLine = (c: ShaderCache): string =>
+  c.state === "disabled"
+    ? "disabled (MESA_SHADER_CACHE_DISABLE): every run compiles every kernel again"
+    : c.state === "empty"
+      ? `empty (${c.path}): the first run compiles its kernels, later runs reuse them`
+      : `warm, ${withUnit(c.bytes)} in ${c.path}`
 
 /** Limits measured in bytes, shown with a binary unit too. */
 const byteLimits: ReadonlySet<DoctorLimitName> = new Set([
@@ -116,6 +133,7 @@ export const formatDoctor = (r: DoctorReport): string => {
     `features     ${wrap(r.features, 90, indent)}`,
     "limits",
     ...doctorLimitNames.map((n) => `  ${n.padEnd(pad)}  ${byteLimits.has(n) ? withUnit(r.limits[n]) : r.limits[n]}`),
+    ...(r.shaderCache ? [`shader cache ${shaderCacheLine(r.shaderCache)}`] : []),
     `verdict      ${r.verdict}`,
   ].join("\n")
 }

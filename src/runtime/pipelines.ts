@@ -4,7 +4,7 @@
  */
 import { ShaderCompile, Validation } from "./errors.ts"
 import { scoped } from "./scopes.ts"
-import { ShaderStage } from "./flags.ts"
+import { ShaderStage, TextureUsage, Usage } from "./flags.ts"
 
 /** How a kernel sees each of its bindings, in binding order. */
 export type BindingKind = "read" | "read_write" | "uniform" | "uniform-dynamic" | "texture"
@@ -25,6 +25,65 @@ const bufferType: Record<Exclude<BindingKind, "texture">, GPUBufferBindingType> 
 export const numberLines = (code: string): string =>
   code.split("\n").map((line, i) => `${String(i + 1).padStart(4)} | ${line}`).join("\n")
 
+/** Progress of compiling a program's pipelines (the `Compiling` event of training runs). */
+export interface CompileProgress {
+  /** Pipelines ready so far, of `total` distinct ones the program needs. */
+  readonly done: number
+  readonly total: number
+  /** Of `done`, how many this device had already built (another program used the same form). */
+  readonly reused: number
+  /** Milliseconds since the program started compiling. */
+  readonly elapsedMs: number
+}
+
+export interface PipelineRequest {
+  readonly wgsl: string
+  readonly bindings: readonly BindingKind[]
+  readonly label: string
+}
+
+/**
+ * Stand-in resources for a kernel's first dispatch: tiny buffers (Dawn clamps every index into them),
+ * a 1×1 texture, and zero parameters, which make a form's size-driven loops run no iterations.
+ */
+const compileDispatch = (device: GPUDevice, layout: GPUBindGroupLayout, pipeline: GPUComputePipeline, request: PipelineRequest): GPUBuffer[] => {
+  const paramBytes = uniformArrayBytes(request.wgsl, "sdf_p", "i32")
+  const uniformBytes = Math.max(16, uniformArrayBytes(request.wgsl, "u", "u32"))
+  const made: GPUBuffer[] = []
+  const buffer = (size: number, usage: number) => {
+    const b = device.createBuffer({ size, usage })
+    made.push(b)
+    return b
+  }
+  let texture: GPUTexture | undefined
+  const entries = request.bindings.map((kind, binding): GPUBindGroupEntry => {
+    if (kind === "texture") {
+      texture = device.createTexture({ size: [1, 1], format: "rgba32float", usage: TextureUsage.TEXTURE_BINDING })
+      return { binding, resource: texture.createView() }
+    }
+    if (kind === "read" || kind === "read_write") return { binding, resource: { buffer: buffer(256, Usage.STORAGE) } }
+    const size = kind === "uniform" ? paramBytes : uniformBytes
+    return { binding, resource: { buffer: buffer(size, Usage.UNIFORM), size } }
+  })
+  const encoder = device.createCommandEncoder()
+  const pass = encoder.beginComputePass()
+  pass.setPipeline(pipeline)
+  const dynamic = request.bindings.filter((k) => k === "uniform-dynamic").map(() => 0)
+  pass.setBindGroup(0, device.createBindGroup({ layout, entries }), dynamic)
+  pass.dispatchWorkgroups(1)
+  pass.end()
+  device.queue.submit([encoder.finish()])
+  if (texture) {
+    const t = texture
+    made.push({ destroy: () => t.destroy() } as GPUBuffer)
+  }
+  return made
+}
+
+/** The byte size of a uniform array a kernel declares (`name: array<vec4<type>, N>`), 0 if none. */
+const uniformArrayBytes = (wgsl: string, name: string, type: string): number =>
+  Number(new RegExp(`var<uniform> ${name}: array<vec4<${type}>, (\\d+)>`).exec(wgsl)?.[1] ?? 0) * 16
+
 export class PipelineCache {
   private readonly cache = new Map<string, Promise<CachedPipeline>>()
   /** How many pipelines were actually created (a replayed executable must not add to this). */
@@ -34,6 +93,35 @@ export class PipelineCache {
 
   get size(): number {
     return this.cache.size
+  }
+
+  /**
+   * The pipelines of a whole program, in order. Drivers that compile lazily (lavapipe runs LLVM at a
+   * pipeline's first dispatch) are made to compile here, one pipeline at a time, by a dispatch on
+   * stand-in resources, so `onProgress` reports the real compile and the program's first run is fast.
+   */
+  async getAll(requests: readonly PipelineRequest[], onProgress?: (p: CompileProgress) => void): Promise<CachedPipeline[]> {
+    const start = performance.now()
+    const keyOf = (r: PipelineRequest) => `${r.bindings.join(",")}\n${r.wgsl}`
+    const distinct = new Map<string, PipelineRequest>()
+    for (const r of requests) if (!distinct.has(keyOf(r))) distinct.set(keyOf(r), r)
+    let done = 0
+    let reused = 0
+    const report = () => onProgress?.({ done, total: distinct.size, reused, elapsedMs: performance.now() - start })
+    report()
+    for (const [key, request] of distinct) {
+      const known = this.cache.has(key)
+      const { pipeline, layout } = await this.get(request.wgsl, request.bindings, request.label)
+      if (known) reused++
+      else {
+        const made = await scoped(this.device, `first dispatch of ${request.label}`, () => compileDispatch(this.device, layout, pipeline, request))
+        await this.device.queue.onSubmittedWorkDone()
+        for (const b of made) b.destroy()
+      }
+      done++
+      report()
+    }
+    return Promise.all(requests.map((r) => this.get(r.wgsl, r.bindings, r.label)))
   }
 
   /** The pipeline for `wgsl` (entry point `main`), compiling it on first use. */

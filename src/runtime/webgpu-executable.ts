@@ -4,12 +4,12 @@
  * Every run is validated under an error scope; `check`/`read` surface the first error as a value.
  */
 import type { Program } from "../compile/program.ts"
-import { dispatchGrid, kernelTexture, renderWgsl, type WgslOptions } from "../compile/wgsl.ts"
+import { dispatchGrid, kernelTexture, renderProgramWgsl, type WgslOptions } from "../compile/wgsl.ts"
 import { programError } from "../ir/errors.ts"
 import { readback } from "./buffers.ts"
 import { Usage } from "./flags.ts"
 import type { GpuHandle } from "./gpu.ts"
-import type { BindingKind } from "./pipelines.ts"
+import type { BindingKind, CompileProgress } from "./pipelines.ts"
 import { checkInputs, inputNamed, isDeviceValue, outputNamed, packUniforms, type Chain, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
 import { PassTimer } from "./timing.ts"
 import { Validation } from "./errors.ts"
@@ -47,7 +47,12 @@ const adapterChoices = (gpu: GpuHandle): WgslOptions => ({ subgroupChunk: subgro
 export const wgslOptionsFor = (gpu: GpuHandle): WgslOptions => ({ workgroupMemory: !isCpuAdapter(gpu), ...adapterChoices(gpu) })
 
 /** `chosen` overrides the adapter's choices (tile shapes from autotuning carry none of them). */
-export const webgpuExecutable = async (gpu: GpuHandle, program: Program, chosen: WgslOptions = wgslOptionsFor(gpu)): Promise<Executable> => {
+export const webgpuExecutable = async (
+  gpu: GpuHandle,
+  program: Program,
+  chosen: WgslOptions = wgslOptionsFor(gpu),
+  onCompile?: (progress: CompileProgress) => void,
+): Promise<Executable> => {
   const { device } = gpu
   const options: WgslOptions = { ...adapterChoices(gpu), ...chosen }
   const buffers = program.slots.map((s, i) => gpu.pool.acquire(s.bytes, SLOT_USAGE, `slot${i}`))
@@ -58,17 +63,36 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, chosen:
   for (const c of program.constants) device.queue.writeBuffer(buffers[c.slot]!, 0, c.values)
   const inputSlots = new Set([...program.inputs.flatMap((i) => (i.place.kind === "buffer" ? [i.place.slot] : [])), ...program.constants.map((c) => c.slot)])
 
-  // One kernel at a time: each pipeline creation holds a few of bun-webgpu's 1024 callback slots, and a
-  // UNet's backward pass has hundreds of kernels.
-  const steps: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; grid: [number, number, number]; mirror?: MirroredOperand }[] = []
-  for (const kernel of program.kernels) {
-    const wgsl = renderWgsl(program, kernel, options)
+  const lifted = renderProgramWgsl(program, options)
+  // Each kernel's parameters (the sizes its form leaves open) in one static uniform buffer, 256-aligned.
+  const paramOffsets: number[] = []
+  let paramBytes = 0
+  for (const k of lifted) {
+    paramOffsets.push(paramBytes)
+    if (k.params) paramBytes += Math.ceil(k.params.byteLength / 256) * 256
+  }
+  const paramBuffer = paramBytes > 0 ? gpu.pool.acquire(paramBytes, Usage.UNIFORM | Usage.COPY_DST, "kernel parameters") : undefined
+  lifted.forEach((k, i) => k.params && device.queue.writeBuffer(paramBuffer!, paramOffsets[i]!, k.params))
+
+  const kernels = program.kernels.map((kernel, i) => {
+    const { wgsl, params } = lifted[i]!
     if (debugKernels()) console.error(wgsl)
     const writes = [kernel.write, ...kernel.siblings.map((o) => o.write)]
     const operand = kernelTexture(program, kernel, options)
+    const kinds: BindingKind[] = [
+      ...kernel.reads.map((_, b): BindingKind => (b === operand?.binding ? "texture" : "read")),
+      ...writes.map((): BindingKind => "read_write"),
+      "uniform-dynamic",
+      ...(params ? ["uniform" as const] : []),
+    ]
+    return { kernel, wgsl, params, writes, operand, kinds }
+  })
+  const pipelines = await gpu.pipelines.getAll(kernels.map((k) => ({ wgsl: k.wgsl, bindings: k.kinds, label: k.kernel.name })), onCompile)
+
+  const steps: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; grid: [number, number, number]; mirror?: MirroredOperand }[] = []
+  kernels.forEach(({ kernel, params, writes, operand }, i) => {
+    const { pipeline, layout } = pipelines[i]!
     const mirror = operand && mirrorOperand(device, buffers[operand.slot]!, operand, `${kernel.name} in${operand.binding}`)
-    const kinds: BindingKind[] = [...kernel.reads.map((_, b): BindingKind => (b === operand?.binding ? "texture" : "read")), ...writes.map((): BindingKind => "read_write"), "uniform-dynamic"]
-    const { pipeline, layout } = await gpu.pipelines.get(wgsl, kinds, kernel.name)
     const storage = [...kernel.reads.map((s) => buffers[s]!), ...writes.map((s) => buffers[s]!)]
     const bindGroup = device.createBindGroup({
       layout,
@@ -76,10 +100,11 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, chosen:
       entries: [
         ...storage.map((buffer, binding) => ({ binding, resource: binding === operand?.binding ? mirror!.texture.createView() : { buffer } })),
         { binding: storage.length, resource: { buffer: uniformBuffer, size: uniformWords * 4 } },
+        ...(params ? [{ binding: storage.length + 1, resource: { buffer: paramBuffer!, offset: paramOffsets[i]!, size: params.byteLength } }] : []),
       ],
     })
     steps.push({ pipeline, bindGroup, grid: dispatchGrid(kernel, options), ...(mirror ? { mirror } : {}) })
-  }
+  })
 
   let firstError: Validation | undefined
   let destroyed = false
@@ -221,7 +246,7 @@ export const webgpuExecutable = async (gpu: GpuHandle, program: Program, chosen:
     destroy() {
       if (destroyed) return
       destroyed = true
-      for (const b of [...buffers, uniformBuffer]) gpu.pool.release(b)
+      for (const b of [...buffers, uniformBuffer, ...(paramBuffer ? [paramBuffer] : [])]) gpu.pool.release(b)
       for (const step of steps) step.mirror?.texture.destroy()
     },
   }

@@ -2,6 +2,11 @@
 
 export type TrainEvent =
   | { readonly _tag: "Started"; readonly step: number; readonly totalSteps: number; readonly parameters: number; readonly resumedFrom?: string; readonly skipped: readonly string[] }
+  /**
+   * A program's pipelines compiling (the first run's wait): `done` of `total` distinct pipelines, `reused`
+   * of them already built on this device. Sent at the start, as each pipeline finishes, and at the end.
+   */
+  | { readonly _tag: "Compiling"; readonly program: string; readonly done: number; readonly total: number; readonly reused: number; readonly seconds: number }
   | { readonly _tag: "Step"; readonly step: number; readonly loss: number; readonly gradNorm: number; readonly lr: number; readonly stepsPerSecond: number }
   | { readonly _tag: "Rejected"; readonly step: number; readonly loss: number; readonly rejectedSoFar: number }
   | { readonly _tag: "Evaluated"; readonly step: number; readonly bpd: number; readonly stderr: number; readonly samples: number }

@@ -12,6 +12,7 @@ import { join } from "node:path"
 import { compile, type Tensor } from "../index.ts"
 import type { DeviceValue, Executable, InputValue } from "../runtime/executable.ts"
 import type { GpuHandle } from "../runtime/gpu.ts"
+import type { CompileProgress } from "../runtime/pipelines.ts"
 import type { DeviceLost } from "../runtime/errors.ts"
 import { readback } from "../runtime/buffers.ts"
 import { parameterCount } from "../nn/module.ts"
@@ -106,10 +107,13 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
 
       // float32 on the CPU backend too: the state must be exactly what a checkpoint stores (float32), or a resumed
       // run starts from rounded values and drifts from the uninterrupted trajectory (CPU's default is float64).
-      const compileOn = (fn: () => Record<string, Tensor>) =>
-        onDevice(`compiling the ${fn.name || "training"} program`, () => compile(fn, {}, { backend, precision: "f32" }))
-      const stepProgram: Executable = yield* compileOn(trainStep(spec))
-      const evalProgram = options.testBatches && options.evalEvery ? yield* compileOn(evalBitsPerDim(spec, options.evalOptions ?? {})) : undefined
+      // Compile progress goes to the stream only (metrics.jsonl keeps the run's numbers, not a progress bar).
+      const compiling = (program: string) => (p: CompileProgress) =>
+        void Queue.offerUnsafe(queue, { _tag: "Compiling", program, done: p.done, total: p.total, reused: p.reused, seconds: p.elapsedMs / 1000 })
+      const compileOn = (program: string, fn: () => Record<string, Tensor>) =>
+        onDevice(`compiling the ${program} program`, () => compile(fn, {}, { backend, precision: "f32", onCompile: compiling(program) }))
+      const stepProgram: Executable = yield* compileOn("training", trainStep(spec))
+      const evalProgram = options.testBatches && options.evalEvery ? yield* compileOn("evaluation", evalBitsPerDim(spec, options.evalOptions ?? {})) : undefined
 
       /** Host copies of the current state (for checkpoints). */
       const readState = onDevice("reading the training state back", async () => {

@@ -14,6 +14,7 @@ export const progressPrinter = (options: { tty?: boolean; write?: (text: string)
   const every = options.every ?? 25
   let total = 0
   let bpd = ""
+  let lastCompileLine = -Infinity
   let barShown = false
   const line = (text: string) => {
     if (barShown) write("\n")
@@ -26,6 +27,20 @@ export const progressPrinter = (options: { tty?: boolean; write?: (text: string)
         total = event.totalSteps
         line(`training ${event.parameters.toLocaleString("en")} parameters for ${total} steps` + (event.resumedFrom ? `, resumed at step ${event.step} from ${event.resumedFrom}` : "") + (event.skipped.length ? ` (skipped corrupt: ${event.skipped.join(", ")})` : ""))
         return
+      case "Compiling": {
+        const text = `compiling the ${event.program} program: ${event.done}/${event.total} pipelines${event.reused ? ` (${event.reused} already built)` : ""}, ${clock(event.seconds)}`
+        const finished = event.done === event.total
+        if (tty) {
+          write(`\r${text}\x1b[K`)
+          barShown = !finished
+          if (finished) write("\n")
+        } else if (event.done === 0 || finished || event.seconds - lastCompileLine >= 15) {
+          // Log lines at the start, every 15 s and at the end: enough to see it move, not a flood.
+          lastCompileLine = event.seconds
+          line(text)
+        }
+        return
+      }
       case "Step": {
         const eta = (total - event.step) / event.stepsPerSecond
         const width = 24

@@ -24,7 +24,7 @@ const cases: Case[] = [
   { name: "x·Wᵀ of a thin layer: transposed, vec4 along k", specs: { x: [300, 64], w: [5, 64] }, fn: (i) => matmul(i.x!, i.w!.transpose()).silu(), form: /\(transposed\), vec4 along k/ },
   { name: "gᵀ·x (a weight gradient), few columns: fewer lanes", specs: { g: [37, 6], x: [37, 10] }, fn: (i) => matmul(i.g!.transpose(), i.x!), form: /8 lanes on shared rows; / },
   { name: "tall and thin, strided: transposed, scalar loads", specs: { a: [300, 7], b: [7, 3] }, fn: (i) => matmul(i.a!, i.b!), form: /\(transposed\); / },
-  { name: "batched", specs: { a: [3, 17, 9], b: [3, 9, 300] }, fn: (i) => matmul(i.a!, i.b!), form: /\[3\] ×/ },
+  { name: "batched", specs: { a: [3, 17, 9], b: [3, 9, 300] }, fn: (i) => matmul(i.a!, i.b!), form: /1 batch axes/ },
   { name: "one buffer for both operands", specs: { x: [40, 12] }, fn: (i) => matmul(i.x!, i.x!.transpose()), form: /lanes on shared rows/ },
 ]
 

@@ -102,7 +102,7 @@ const report = (line: string) => writeSync(1, `${line}\n`)
 if (import.meta.main) {
   const [out, steps, every] = process.argv.slice(2)
   const exit = await Effect.runPromiseExit(
-    Stream.runForEach(train(toyOptions({ out: out!, steps: Number(steps), checkpointEvery: Number(every) })), (e) => Effect.sync(() => report(`${e._tag} ${e.step}`))).pipe(Effect.scoped),
+    Stream.runForEach(train(toyOptions({ out: out!, steps: Number(steps), checkpointEvery: Number(every) })), (e) => (e._tag === "Compiling" ? Effect.void : Effect.sync(() => report(`${e._tag} ${e.step}`)))).pipe(Effect.scoped),
   )
   if (exit._tag === "Failure") {
     // Typed failures and defects alike are reported, so a test can tell which one it got.

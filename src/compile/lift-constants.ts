@@ -1,0 +1,86 @@
+/**
+ * Kernels of one form share one pipeline. Pipeline creation is what a first run waits for (on lavapipe
+ * LLVM compiles each kernel, seconds for a tiled one), and a network's layers differ mostly in sizes.
+ * Renderers mark every size, stride, offset and constant that does not shape the code (`param` in
+ * wgsl-literal.ts). Kernels whose text is the same once the marked values are blanked out have one
+ * form; within a form, a marked value that is the same in every kernel stays a literal (so LLVM still
+ * folds a 3×3 window or a shared epsilon), and a value that differs is read from the kernel's
+ * parameter uniform. A form with a single kernel keeps every literal: its text is what it was.
+ */
+import { MARK_CLOSE, MARK_OPEN, literal, type ParamType } from "./wgsl-literal.ts"
+
+export interface LiftedKernel {
+  /** The WGSL to compile; equal texts share a pipeline. */
+  readonly wgsl: string
+  /** The parameter uniform's words (i32/u32 values, f32 bits), or undefined when the kernel reads none. */
+  readonly params?: Uint32Array
+}
+
+const markers = new RegExp(`${MARK_OPEN}(i32|u32|f32):([^${MARK_CLOSE}]*)${MARK_CLOSE}`, "g")
+const declaration = new RegExp(`${MARK_OPEN}params@(\\d+)${MARK_CLOSE}`)
+
+interface Parsed {
+  readonly pieces: readonly string[]
+  readonly types: readonly ParamType[]
+  readonly values: readonly number[]
+}
+
+const parse = (text: string): Parsed => {
+  const pieces: string[] = []
+  const types: ParamType[] = []
+  const values: number[] = []
+  let last = 0
+  for (const m of text.matchAll(markers)) {
+    pieces.push(text.slice(last, m.index))
+    types.push(m[1] as ParamType)
+    values.push(Number(m[2]))
+    last = m.index! + m[0].length
+  }
+  pieces.push(text.slice(last))
+  return { pieces, types, values }
+}
+
+/** How parameter `i` is read, as a value of `type` (the uniform holds i32 words). */
+const paramRead = (i: number, type: ParamType): string => {
+  const word = `sdf_p[${i >> 2}][${i & 3}]`
+  return type === "i32" ? word : `bitcast<${type}>(${word})`
+}
+
+const wordOf = (value: number, type: ParamType): number =>
+  type === "f32" ? new Uint32Array(new Float32Array([value]).buffer)[0]! : value >>> 0
+
+/** The final kernels of a program, in order, from their marked texts. */
+export const liftConstants = (texts: readonly string[]): LiftedKernel[] => {
+  const parsed = texts.map(parse)
+  const forms = new Map<string, number[]>()
+  parsed.forEach((p, k) => {
+    const skeleton = p.pieces.join(MARK_OPEN)
+    forms.set(skeleton, [...(forms.get(skeleton) ?? []), k])
+  })
+  const result: LiftedKernel[] = new Array(texts.length)
+  for (const members of forms.values()) {
+    const first = parsed[members[0]!]!
+    const varies = first.values.map((v, j) => members.some((k) => parsed[k]!.values[j] !== v))
+    const slotOf = new Map<number, number>()
+    varies.forEach((v, j) => v && slotOf.set(j, slotOf.size))
+    for (const k of members) {
+      const p = parsed[k]!
+      let text = p.pieces[0]!
+      p.values.forEach((v, j) => {
+        const slot = slotOf.get(j)
+        text += (slot === undefined ? literal(v, p.types[j]!) : paramRead(slot, p.types[j]!)) + p.pieces[j + 1]!
+      })
+      if (slotOf.size === 0) {
+        result[k] = { wgsl: text.replace(declaration, "") }
+        continue
+      }
+      const words = new Uint32Array(Math.ceil(slotOf.size / 4) * 4)
+      for (const [j, slot] of slotOf) words[slot] = wordOf(p.values[j]!, p.types[j]!)
+      result[k] = {
+        wgsl: text.replace(declaration, (_, b) => `@group(0) @binding(${b}) var<uniform> sdf_p: array<vec4<i32>, ${words.length / 4}>;`),
+        params: words,
+      }
+    }
+  }
+  return result
+}

@@ -1,0 +1,91 @@
+import { describe, expect, test, setDefaultTimeout } from "bun:test"
+import fc from "fast-check"
+import { liftConstants } from "../../src/compile/lift-constants.ts"
+import { param, paramsDeclaration } from "../../src/compile/wgsl-literal.ts"
+import { programOf } from "../../src/compile/compile.ts"
+import { renderProgramWgsl, renderWgsl } from "../../src/compile/wgsl.ts"
+import { conv2d, matmul } from "../../src/ir/tensor.ts"
+import type { Tensor } from "../../src/ir/tensor.ts"
+import { expectBackendsAgree, inputsFor, reduction, useGpu } from "../support/backends.ts"
+
+// lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
+setDefaultTimeout(120_000)
+const gpu = useGpu()
+
+/** A kernel text of one form: `n` and `scale` marked, the 3 of a fixed window not. */
+const form = (n: number, scale: number) => `${paramsDeclaration(2)}\nfn main() { let a = x / ${param(n)}; let b = y * ${param(scale, "f32")}; let c = z % 3; }`
+
+describe("liftConstants", () => {
+  test("a form used once keeps every literal and needs no parameters", () => {
+    const [k] = liftConstants([form(32, 0.5)])
+    expect(k!.wgsl).toBe("\nfn main() { let a = x / 32; let b = y * f32(0.5); let c = z % 3; }")
+    expect(k!.params).toBeUndefined()
+  })
+
+  test("values that differ within a form become parameters; values that agree stay literals", () => {
+    const [a, b] = liftConstants([form(32, 0.5), form(64, 0.5)])
+    expect(a!.wgsl).toBe(b!.wgsl)
+    expect(a!.wgsl).toContain("x / sdf_p[0][0]")
+    expect(a!.wgsl).toContain("y * f32(0.5)")
+    expect(a!.wgsl).toContain("@group(0) @binding(2) var<uniform> sdf_p: array<vec4<i32>, 1>;")
+    expect([...a!.params!]).toEqual([32, 0, 0, 0])
+    expect([...b!.params!]).toEqual([64, 0, 0, 0])
+  })
+
+  test("f32 and u32 parameters travel as their bits", () => {
+    const [a, b] = liftConstants([form(8, 0.25), form(8, -3)])
+    expect(a!.wgsl).toContain("y * bitcast<f32>(sdf_p[0][0])")
+    expect(new Float32Array(a!.params!.buffer)[0]).toBe(0.25)
+    expect(new Float32Array(b!.params!.buffer)[0]).toBe(-3)
+    const [u, v] = liftConstants([`let s = ${param(7, "u32")};`, `let s = ${param(0xffffffff, "u32")};`])
+    expect(u!.wgsl).toBe("let s = bitcast<u32>(sdf_p[0][0]);")
+    expect(v!.params![0]).toBe(0xffffffff)
+  })
+
+  test("texts of different forms never share, whatever their values", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: -1000, max: 1000 })), { minLength: 1, maxLength: 12 }), (kernels) => {
+        const texts = kernels.map(([shape, v]) => `${paramsDeclaration(1)}\nform ${shape}: ${param(v)}`)
+        const lifted = liftConstants(texts)
+        // Every kernel's value is recovered from its own text and parameters.
+        lifted.forEach((k, i) => {
+          const [shape, v] = kernels[i]!
+          expect(k.wgsl).toContain(`form ${shape}: `)
+          const shown = k.wgsl.split(": ").at(-1)!
+          expect(shown === String(v) || shown === `(${v})` ? v : k.params![0]! | 0).toBe(v)
+          expect(k.wgsl).not.toMatch(/[\u27e8\u27e9]/)
+        })
+        const distinctForms = new Set(kernels.map(([s]) => s)).size
+        expect(new Set(lifted.map((k) => k.wgsl)).size).toBeLessThanOrEqual(kernels.length)
+        expect(new Set(lifted.map((k) => k.wgsl.split("\n").at(-1)!.split(":")[0])).size).toBe(distinctForms)
+      }),
+    )
+  })
+})
+
+/** Three layers of one form at different sizes: elementwise epilogues, convolutions, matmuls. */
+const layers = (i: Record<string, Tensor>) => {
+  const h1 = conv2d(i.x!, i.w1!, { padding: 1 }).add(i.b1!.reshape([1, 5, 1, 1])).silu()
+  const h2 = conv2d(i.y!, i.w2!, { padding: 1 }).add(i.b2!.reshape([1, 7, 1, 1])).silu()
+  const m1 = matmul(i.p!, i.q!).tanh()
+  const m2 = matmul(i.r!, i.s!).tanh()
+  return { h1, h2, m1, m2, s1: h1.square().sum([1, 2, 3]), s2: h2.square().sum([1, 2, 3]) }
+}
+const specs = {
+  x: [4, 3, 8, 8], w1: [5, 3, 3, 3], b1: [5],
+  y: [3, 4, 12, 12], w2: [7, 4, 3, 3], b2: [7],
+  p: [9, 12], q: [12, 40], r: [17, 20], s: [20, 40],
+}
+
+describe("kernels of one form share a pipeline", () => {
+  test("layers that differ only in size compile to fewer pipelines than kernels, and equal the oracle", async () => {
+    const program = programOf(layers, specs)
+    const lifted = renderProgramWgsl(program)
+    const shared = new Set(lifted.map((k) => k.wgsl)).size
+    expect(shared).toBeLessThan(program.kernels.length)
+    expect(lifted.filter((k) => k.params).length).toBeGreaterThanOrEqual(4)
+    // Rendered alone, a kernel keeps its sizes as literals (what SDEFLOW_DEBUG shows for one kernel).
+    expect(renderWgsl(program, program.kernels[0]!)).not.toContain("var<uniform> sdf_p")
+    await expectBackendsAgree(gpu(), layers, specs, inputsFor(specs, 5), { tolerance: reduction, label: "shared forms" })
+  })
+})
