@@ -14,8 +14,7 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
 import pkg from "../package.json" with { type: "json" }
-import { bunGpu } from "./platform/bun.ts"
-import { vulkanDriverReport } from "./platform/vulkan-drivers.ts"
+import { bunGpu, bunPlatform } from "./platform/bun.ts"
 import { shaderCacheReport } from "./platform/shader-cache.ts"
 import { doctorReport, formatDoctor } from "./runtime/doctor.ts"
 import type { GpuError } from "./runtime/errors.ts"
@@ -37,7 +36,7 @@ const noAdapterGpu = (): GPU =>
   }) as unknown as GPU
 
 /** The device layer for commands that compute; the provider is swappable only for the test hook above. */
-const gpuLayer = Gpu.layerWith(process.env.SDEFLOW_FAKE_NO_ADAPTER === "1" ? noAdapterGpu : bunGpu, vulkanDriverReport)
+const gpuLayer = Gpu.layerWith(process.env.SDEFLOW_FAKE_NO_ADAPTER === "1" ? noAdapterGpu : bunGpu, bunPlatform)
 
 /** `sdeflow doctor [--json]`: which adapter WebGPU found, its limits and features, and a verdict. */
 export const doctor = Command.make(

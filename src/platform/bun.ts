@@ -3,9 +3,10 @@
  * Only this folder imports Bun-specific modules, so the core stays browser-portable.
  */
 import { setupGlobals } from "bun-webgpu"
-import { Gpu, withGpuFrom, type GpuHandle } from "../runtime/gpu.ts"
+import { Gpu, openGpu, withGpuFrom, type GpuHandle, type GpuPlatform } from "../runtime/gpu.ts"
 import { installPoliteTicker } from "./polite-ticker.ts"
 import { vulkanDriverReport } from "./vulkan-drivers.ts"
+import { compileWorkers } from "./compile-workers.ts"
 
 let installed = false
 
@@ -22,8 +23,14 @@ export const bunGpu = (): GPU => {
   return navigator.gpu
 }
 
+/** What Bun adds: the Vulkan driver report, and child processes that compile pipelines on the other cores. */
+export const bunPlatform: GpuPlatform = { driverReport: vulkanDriverReport, pipelineWarmer: compileWorkers }
+
+/** A device on Bun, for code that manages its lifetime itself (`closeGpu` when done). */
+export const openBunGpu = (): Promise<GpuHandle> => openGpu(bunGpu(), bunPlatform)
+
 /** The `Gpu` layer on Bun. */
-export const BunGpu = Gpu.layerWith(bunGpu, vulkanDriverReport)
+export const BunGpu = Gpu.layerWith(bunGpu, bunPlatform)
 
 /** `await withGpu(async (gpu) => …)`: a device for plain async scripts, closed afterwards. */
-export const withGpu = <A>(body: (gpu: GpuHandle) => Promise<A>): Promise<A> => withGpuFrom(bunGpu, body, vulkanDriverReport)
+export const withGpu = <A>(body: (gpu: GpuHandle) => Promise<A>): Promise<A> => withGpuFrom(bunGpu, body, bunPlatform)

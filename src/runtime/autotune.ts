@@ -1,10 +1,9 @@
 /**
  * Per-adapter choice of contraction tile shapes, measured once per adapter: a 512³ matmul with 4, 8 or
  * 16 rows per thread, and a UNet-sized 3×3 convolution with 4, 8 or 16 rows (4 and 8 also staged in
- * workgroup memory). The fastest of each (GPU timestamps) is kept for every later program on that
- * adapter, in the process and on disk (`<cache>/tiles.json`), so only the first process on a machine
- * pays the few seconds. On lavapipe 16-row convolutions made the CIFAR UNet's training step (batch 32)
- * 6.1 → 5.5 s in an interleaved A/B.
+ * workgroup memory). The cheapest of each — compile time plus `amortizedRuns` runs (GPU timestamps) —
+ * is kept for every later program on that adapter, in the process and on disk (`<cache>/tiles.json`),
+ * so only the first process on a machine pays the few seconds.
  * A missing, unreadable or malformed cache entry is measured again; `SDEFLOW_AUTOTUNE=fresh` forces it.
  */
 import { readFileSync } from "node:fs"
@@ -22,7 +21,7 @@ import { webgpuExecutable, wgslOptionsFor } from "./webgpu-executable.ts"
 const tuned = new Map<string, Promise<TileShape>>()
 
 /** Bump when the templates or the candidates change: choices measured for other code are not reused. */
-const cacheVersion = 6
+const cacheVersion = 7
 const rowChoices = [4, 8, 16]
 
 export const tilesCachePath = (): string => join(defaultCacheDir(), "tiles.json")
@@ -85,20 +84,33 @@ export const tunedTiles = (gpu: GpuHandle): Promise<TileShape> => {
   return choice
 }
 
-/** Fastest of `candidates` for the one-output program `out` (median-free: best of two timed runs). */
-const fastest = async (gpu: GpuHandle, out: Node, candidates: readonly TileShape[]): Promise<{ tiles: TileShape; ms: number }[]> => {
+/**
+ * How many runs a form's compile time is spread over when choosing it. A form is a cost twice: once
+ * when the driver compiles it (seconds per tiled kernel on lavapipe, milliseconds on a GPU) and at
+ * every run. A CPU training run of the `cpu` preset runs each of its kernels a few hundred times, so
+ * a form that is faster per run but slower to compile must save its extra compile time within that
+ * many runs. On a GPU compile times are small and the fastest form wins, as before.
+ */
+export const amortizedRuns = 300
+
+/** `candidates` for the one-output program `out`, cheapest first: compile time + amortizedRuns × best of two timed runs. */
+const cheapest = async (gpu: GpuHandle, out: Node, candidates: readonly TileShape[]): Promise<{ tiles: TileShape; ms: number; compileMs: number }[]> => {
   const program = buildProgram({ out }, { maxStorageBuffers: gpu.limits.maxStorageBuffersPerShaderStage })
   const inputs = Object.fromEntries(program.inputs.map((i) => [i.name, new Float32Array(i.shape.reduce((a, b) => a * b, 1)).fill(0.5)]))
-  const timings: { tiles: TileShape; ms: number }[] = []
+  const timings: { tiles: TileShape; ms: number; compileMs: number }[] = []
   for (const tiles of candidates) {
+    const start = performance.now()
+    // Building the executable compiles its pipelines (with a first dispatch), so this is the form's compile cost.
     const exe = await webgpuExecutable(gpu, program, tiles)
+    const compileMs = performance.now() - start
     exe.run(inputs)
     let best = Infinity
     for (let r = 0; r < 2; r++) best = Math.min(best, (await exe.profile(inputs)).reduce((s, k) => s + k.ms, 0))
     exe.destroy()
-    timings.push({ tiles, ms: best })
+    timings.push({ tiles, ms: best, compileMs })
   }
-  return timings.sort((a, b) => a.ms - b.ms)
+  const cost = (t: { ms: number; compileMs: number }) => t.compileMs + amortizedRuns * t.ms
+  return timings.sort((a, b) => cost(a) - cost(b))
 }
 
 const measure = async (gpu: GpuHandle): Promise<TileShape> => {
@@ -106,8 +118,8 @@ const measure = async (gpu: GpuHandle): Promise<TileShape> => {
   // from 256³ to 1024³ (9.9 vs 8.1, 12.8 vs 10.1, 12.6 vs 10.6 GFLOP/s with subgroups and textures).
   const matmul = input("a", [512, 512]).matmul(input("b", [512, 512])).node
   const conv = conv2d(input("x", [4, 32, 16, 16]), input("w", [32, 32, 3, 3]), { padding: 1 }).node
-  const [bestMatmul] = await fastest(gpu, matmul, rowChoices.map((rows) => ({ ...defaultTiles, matmulRows: rows })))
+  const [bestMatmul] = await cheapest(gpu, matmul, rowChoices.map((rows) => ({ ...defaultTiles, matmulRows: rows })))
   const gemmCandidates = rowChoices.flatMap((rows) => (rows > 8 ? [false] : [false, true]).map((workgroupMemory) => ({ ...defaultTiles, gemmRows: rows, workgroupMemory })))
-  const [bestConv] = await fastest(gpu, conv, gemmCandidates)
+  const [bestConv] = await cheapest(gpu, conv, gemmCandidates)
   return { matmulRows: bestMatmul!.tiles.matmulRows, gemmRows: bestConv!.tiles.gemmRows, workgroupMemory: bestConv!.tiles.workgroupMemory }
 }

@@ -6,7 +6,7 @@ import { Context, Effect, Layer } from "effect"
 import { BufferPool } from "./buffers.ts"
 import { DeviceLost, NoAdapter, installHint, type GpuError } from "./errors.ts"
 import { knownAnswerFailure } from "./known-answer.ts"
-import { PipelineCache } from "./pipelines.ts"
+import { PipelineCache, type PipelineWarmer } from "./pipelines.ts"
 
 /** What a person wants to know about the adapter (see `sdeflow doctor`). */
 export interface AdapterSummary {
@@ -54,6 +54,13 @@ const requestDevice = async (gpu: GPU, first: GPUAdapter, attempts = 3): Promise
 /** How a platform explains a missing adapter (which driver is missing); "" when it cannot tell. */
 export type DriverReport = () => string
 
+/** What a platform adds to a device: words for a missing driver, and help compiling pipelines. */
+export interface GpuPlatform {
+  readonly driverReport?: DriverReport
+  /** Other processes that compile pipelines into a shared driver cache (see pipelines.ts), if any. */
+  readonly pipelineWarmer?: (adapter: AdapterSummary) => PipelineWarmer | undefined
+}
+
 /** Dawn's null backend names itself so; it validates everything and executes nothing. */
 export const isNullBackend = (info: { readonly device?: string; readonly description?: string }): boolean =>
   /null[- ]backend/i.test(`${info.device ?? ""} ${info.description ?? ""}`)
@@ -68,7 +75,8 @@ const noAdapter = (why: string, driverReport: DriverReport | undefined): NoAdapt
  * null backend, or any adapter that gets a tiny known-answer kernel wrong, is `NoAdapter`.
  * Plain promise: used by both entries.
  */
-export const openGpu = async (gpu: GPU, driverReport?: DriverReport): Promise<GpuHandle> => {
+export const openGpu = async (gpu: GPU, platform: GpuPlatform = {}): Promise<GpuHandle> => {
+  const driverReport = platform.driverReport
   let adapter: GPUAdapter | null
   try {
     adapter = await gpu.requestAdapter({ powerPreference: "high-performance" })
@@ -89,19 +97,20 @@ export const openGpu = async (gpu: GPU, driverReport?: DriverReport): Promise<Gp
   const lost = device.lost.then(
     (l) => new DeviceLost({ reason: l.reason ?? "unknown", message: `WebGPU device lost (${l.reason}): ${l.message}` }),
   )
+  const summary: AdapterSummary = {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    subgroupMinSize: Number((info as { subgroupMinSize?: number }).subgroupMinSize ?? 0),
+  }
   return {
     device,
-    adapter: {
-      vendor: info.vendor,
-      architecture: info.architecture,
-      device: info.device,
-      description: info.description,
-      isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
-      subgroupMinSize: Number((info as { subgroupMinSize?: number }).subgroupMinSize ?? 0),
-    },
+    adapter: summary,
     features: new Set(device.features as unknown as Iterable<string>),
     limits: device.limits,
-    pipelines: new PipelineCache(device),
+    pipelines: new PipelineCache(device, platform.pipelineWarmer?.(summary)),
     pool: new BufferPool(device),
     lost,
   }
@@ -120,19 +129,19 @@ const toGpuError = (e: unknown): GpuError =>
 
 export class Gpu extends Context.Service<Gpu, GpuHandle>()("sdeflow/Gpu") {
   /** A layer that opens a device from `provider` and destroys it when the scope closes. */
-  static readonly layerWith = (provider: () => GPU, driverReport?: DriverReport) =>
+  static readonly layerWith = (provider: () => GPU, platform?: GpuPlatform) =>
     Layer.effect(
       Gpu,
       Effect.acquireRelease(
-        Effect.tryPromise({ try: () => openGpu(provider(), driverReport), catch: toGpuError }),
+        Effect.tryPromise({ try: () => openGpu(provider(), platform), catch: toGpuError }),
         (handle) => Effect.sync(() => closeGpu(handle)),
       ),
     )
 }
 
 /** Runs `body` with an open device and always closes it (for scripts that do not use Effect). */
-export const withGpuFrom = async <A>(provider: () => GPU, body: (gpu: GpuHandle) => Promise<A>, driverReport?: DriverReport): Promise<A> => {
-  const handle = await openGpu(provider(), driverReport)
+export const withGpuFrom = async <A>(provider: () => GPU, body: (gpu: GpuHandle) => Promise<A>, platform?: GpuPlatform): Promise<A> => {
+  const handle = await openGpu(provider(), platform)
   try {
     return await body(handle)
   } finally {

@@ -43,6 +43,35 @@ export interface PipelineRequest {
 }
 
 /**
+ * Compiles pipelines in other processes into a driver cache this process shares (Mesa's disk cache on
+ * lavapipe, which compiles on one thread per process): while this process compiles its share, the
+ * others compile theirs, and this process then finds them in the cache.
+ */
+export interface PipelineWarmer {
+  /** How many shards it takes besides this process's own. */
+  readonly workers: number
+  /** Compiles each shard in a process of its own; `onDone` is called as each pipeline finishes. Never rejects. */
+  readonly warm: (shards: readonly (readonly PipelineRequest[])[], onDone: () => void) => Promise<void>
+}
+
+/** A rough compile cost: tiled kernels (many fma/dot per k step) take LLVM far longer than elementwise ones. */
+const compileCost = (r: PipelineRequest): number => 1 + (r.wgsl.match(/\b(fma|dot|subgroupBroadcast)\(/g)?.length ?? 0)
+
+/** Splits `requests` into `n` shards of about equal cost (longest first, each to the lightest shard). */
+export const shardByCost = (requests: readonly PipelineRequest[], n: number): PipelineRequest[][] => {
+  const shards = Array.from({ length: n }, () => ({ cost: 0, requests: [] as PipelineRequest[] }))
+  for (const r of [...requests].sort((a, b) => compileCost(b) - compileCost(a))) {
+    const lightest = shards.reduce((a, b) => (b.cost < a.cost ? b : a))
+    lightest.requests.push(r)
+    lightest.cost += compileCost(r)
+  }
+  return shards.map((s) => s.requests)
+}
+
+/** Fewer new pipelines than this are compiled here alone: starting a process costs about a second. */
+const MIN_TO_SHARE = 6
+
+/**
  * Stand-in resources for a kernel's first dispatch: tiny buffers (Dawn clamps every index into them),
  * a 1×1 texture, and zero parameters, which make a form's size-driven loops run no iterations.
  */
@@ -84,12 +113,20 @@ const compileDispatch = (device: GPUDevice, layout: GPUBindGroupLayout, pipeline
 const uniformArrayBytes = (wgsl: string, name: string, type: string): number =>
   Number(new RegExp(`var<uniform> ${name}: array<vec4<${type}>, (\\d+)>`).exec(wgsl)?.[1] ?? 0) * 16
 
+const keyOf = (r: PipelineRequest): string => `${r.bindings.join(",")}\n${r.wgsl}`
+
+/** Prints each pipeline's compile time when SDEFLOW_DEBUG includes "compile". */
+const debugCompile = (): boolean => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SDEFLOW_DEBUG?.includes("compile") ?? false
+
 export class PipelineCache {
   private readonly cache = new Map<string, Promise<CachedPipeline>>()
   /** How many pipelines were actually created (a replayed executable must not add to this). */
   created = 0
 
-  constructor(private readonly device: GPUDevice) {}
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly warmer?: PipelineWarmer,
+  ) {}
 
   get size(): number {
     return this.cache.size
@@ -102,31 +139,42 @@ export class PipelineCache {
    */
   async getAll(requests: readonly PipelineRequest[], onProgress?: (p: CompileProgress) => void): Promise<CachedPipeline[]> {
     const start = performance.now()
-    const keyOf = (r: PipelineRequest) => `${r.bindings.join(",")}\n${r.wgsl}`
     const distinct = new Map<string, PipelineRequest>()
     for (const r of requests) if (!distinct.has(keyOf(r))) distinct.set(keyOf(r), r)
-    let done = 0
-    let reused = 0
+    const fresh = [...distinct.values()].filter((r) => !this.cache.has(keyOf(r)))
+    const reused = distinct.size - fresh.length
+    let done = reused
     const report = () => onProgress?.({ done, total: distinct.size, reused, elapsedMs: performance.now() - start })
     report()
-    for (const [key, request] of distinct) {
-      const known = this.cache.has(key)
-      const { pipeline, layout } = await this.get(request.wgsl, request.bindings, request.label)
-      if (known) reused++
-      else {
-        const made = await scoped(this.device, `first dispatch of ${request.label}`, () => compileDispatch(this.device, layout, pipeline, request))
-        await this.device.queue.onSubmittedWorkDone()
-        for (const b of made) b.destroy()
-      }
+    const workers = this.warmer && fresh.length >= MIN_TO_SHARE ? this.warmer.workers : 0
+    const [own = [], ...shared] = shardByCost(fresh, workers + 1)
+    const elsewhere = workers > 0 ? this.warmer!.warm(shared, () => (done++, report())) : Promise.resolve()
+    for (const request of own) {
+      await this.compile(request)
       done++
       report()
     }
+    await elsewhere
+    // What the other processes compiled is in the driver's cache now: these are cache reads.
+    for (const request of shared.flat()) await this.compile(request)
+    done = distinct.size
+    report()
     return Promise.all(requests.map((r) => this.get(r.wgsl, r.bindings, r.label)))
+  }
+
+  /** Creates `request`'s pipeline and makes the driver compile it (a first dispatch on stand-in resources). */
+  private async compile(request: PipelineRequest): Promise<void> {
+    const began = performance.now()
+    const { pipeline, layout } = await this.get(request.wgsl, request.bindings, request.label)
+    const made = await scoped(this.device, `first dispatch of ${request.label}`, () => compileDispatch(this.device, layout, pipeline, request))
+    await this.device.queue.onSubmittedWorkDone()
+    for (const b of made) b.destroy()
+    if (debugCompile()) console.error(`compiled ${request.label} in ${(performance.now() - began).toFixed(0)} ms: ${request.wgsl.split("\n")[0]}`)
   }
 
   /** The pipeline for `wgsl` (entry point `main`), compiling it on first use. */
   get(wgsl: string, bindings: readonly BindingKind[], label = "kernel"): Promise<CachedPipeline> {
-    const key = `${bindings.join(",")}\n${wgsl}`
+    const key = keyOf({ wgsl, bindings, label })
     let entry = this.cache.get(key)
     if (!entry) {
       entry = this.create(wgsl, bindings, label)

@@ -12,6 +12,7 @@ import type { GpuHandle } from "./gpu.ts"
 import type { BindingKind, CompileProgress } from "./pipelines.ts"
 import { checkInputs, inputNamed, isDeviceValue, outputNamed, packUniforms, type Chain, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
 import { PassTimer } from "./timing.ts"
+import { isCpuAdapterSummary } from "./adapter-policy.ts"
 import { Validation } from "./errors.ts"
 import { mirrorOperand, type MirroredOperand } from "./operand-texture.ts"
 
@@ -30,8 +31,7 @@ const toStorage = (dtype: string, data: ArrayLike<number>): ArrayBufferView =>
 const debugKernels = (): boolean => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SDEFLOW_DEBUG?.includes("kernels") ?? false
 
 /** A CPU adapter (lavapipe, SwiftShader): shaders run as SIMD code on the host's cores. */
-export const isCpuAdapter = (gpu: GpuHandle): boolean =>
-  gpu.adapter.architecture === "software" || gpu.adapter.isFallbackAdapter || /llvmpipe|swiftshader/i.test(gpu.adapter.description)
+export const isCpuAdapter = (gpu: GpuHandle): boolean => isCpuAdapterSummary(gpu.adapter)
 
 /**
  * Subgroup width for spreading row-operand loads (subgroup-k-loop.ts): on CPU adapters with subgroups,

@@ -6,9 +6,9 @@ import { afterAll, beforeAll } from "bun:test"
 import { compile, type InputSpec, type Outputs } from "../../src/compile/compile.ts"
 import type { Precision } from "../../src/compile/js.ts"
 import type { Tensor } from "../../src/ir/tensor.ts"
-import { bunGpu } from "../../src/platform/bun.ts"
+import { openBunGpu } from "../../src/platform/bun.ts"
 import type { InputValue, RunOptions } from "../../src/runtime/executable.ts"
-import { closeGpu, openGpu, type GpuHandle } from "../../src/runtime/gpu.ts"
+import { closeGpu, type GpuHandle } from "../../src/runtime/gpu.ts"
 import { seededWords } from "./seeded.ts"
 
 export type HostResult = Float32Array | Float64Array | Int32Array | Uint32Array
@@ -28,7 +28,7 @@ export const reduction: Tolerance = { rtol: 1e-4, atol: 1e-5 }
 export const useGpu = (): (() => GpuHandle) => {
   let handle: GpuHandle | undefined
   beforeAll(async () => {
-    handle = await openGpu(bunGpu())
+    handle = await openBunGpu()
   })
   afterAll(() => {
     if (handle) closeGpu(handle)
