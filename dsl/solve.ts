@@ -4,6 +4,7 @@
  * trip) and noise keyed by (seed, step, element) — so a sample does not depend on the batch it is in.
  */
 import { compile, type Tensor } from "../src/index.ts"
+import type { CompileProgress } from "../src/runtime/pipelines.ts"
 import type { GpuHandle } from "../src/runtime/gpu.ts"
 import type { DeviceValue, Executable, InputValue } from "../src/runtime/executable.ts"
 import { random } from "../src/ir/tensor.ts"
@@ -30,6 +31,8 @@ export interface SolveOptions {
   readonly inputs?: Readonly<Record<string, InputValue>>
   /** Largest number of attempted steps of an adaptive solver. */
   readonly maxSteps?: number
+  /** Called as the solver's step program compiles (WebGPU): done/total pipelines. */
+  readonly onCompile?: (progress: CompileProgress) => void
 }
 
 export interface Solution {
@@ -65,7 +68,7 @@ export const solve = async (rev: ReverseSde, solver: Solver, options: SolveOptio
       return outputs
     },
     specs,
-    { backend },
+    { backend, onCompile: options.onCompile },
   )
   const run = (exe: Executable, state: InputValue, t: number, dt: number, i: number): DeviceValue => {
     exe.run({ ...inputs, x: state, t, dt }, { seed, step: i })

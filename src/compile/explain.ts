@@ -1,5 +1,6 @@
 /** `explain`: what a compiled program does — kernels, fused ops, dispatches, bytes moved, FLOPs. */
 import type { Program } from "./program.ts"
+import { renderProgramWgsl } from "./wgsl.ts"
 
 export interface KernelReport {
   readonly name: string
@@ -13,6 +14,8 @@ export interface KernelReport {
 export interface Explanation {
   readonly kernels: readonly KernelReport[]
   readonly dispatches: number
+  /** Distinct WGSL texts (compiled pipelines): kernels of one form share one (lift-constants.ts). */
+  readonly pipelines: number
   readonly bytesRead: number
   readonly bytesWritten: number
   readonly flops: number
@@ -20,13 +23,16 @@ export interface Explanation {
   readonly bufferBytes: number
 }
 
-export const explain = (source: Program | { readonly program: Program }): Explanation => {
+export const explain = (source: Program | { readonly program: Program; readonly pipelines?: number }): Explanation => {
   const program = "program" in source ? source.program : source
+  // An executable knows what it compiled; a bare program is rendered with the default options.
+  const pipelines = "program" in source && source.pipelines !== undefined ? source.pipelines : new Set(renderProgramWgsl(program).map((k) => k.wgsl)).size
   const kernels = program.kernels.map(({ name, ops, threads, bytesRead, bytesWritten, flops }) => ({ name, ops, threads, bytesRead, bytesWritten, flops }))
   const total = (key: "bytesRead" | "bytesWritten" | "flops") => kernels.reduce((s, k) => s + k[key], 0)
   return {
     kernels,
     dispatches: kernels.length,
+    pipelines,
     bytesRead: total("bytesRead"),
     bytesWritten: total("bytesWritten"),
     flops: total("flops"),
@@ -44,5 +50,5 @@ const human = (n: number, unit: string): string => {
 export const formatExplanation = (e: Explanation): string =>
   [
     ...e.kernels.map((k) => `${k.name.padEnd(20)} ${human(k.threads, "thr").padStart(11)} ${human(k.bytesRead + k.bytesWritten, "B").padStart(10)} ${human(k.flops, "FLOP").padStart(12)}  [${k.ops.join(", ")}]`),
-    `${e.dispatches} dispatches, ${human(e.bytesRead + e.bytesWritten, "B")} moved, ${human(e.flops, "FLOP")}, buffers ${human(e.bufferBytes, "B")}`,
+    `${e.dispatches} dispatches (${e.pipelines} pipelines), ${human(e.bytesRead + e.bytesWritten, "B")} moved, ${human(e.flops, "FLOP")}, buffers ${human(e.bufferBytes, "B")}`,
   ].join("\n")

@@ -6,6 +6,8 @@
  * form; within a form, a marked value that is the same in every kernel stays a literal (so LLVM still
  * folds a 3×3 window or a shared epsilon), and a value that differs is read from the kernel's
  * parameter uniform. A form with a single kernel keeps every literal: its text is what it was.
+ * A device remembers the variants of each form it compiled (`FormRegistry`), so a later program whose
+ * kernels fit one (the sampler after the training step) reuses its pipeline instead of compiling anew.
  */
 import { MARK_CLOSE, MARK_OPEN, literal, type ParamType } from "./wgsl-literal.ts"
 
@@ -49,8 +51,34 @@ const paramRead = (i: number, type: ParamType): string => {
 const wordOf = (value: number, type: ParamType): number =>
   type === "f32" ? new Uint32Array(new Float32Array([value]).buffer)[0]! : value >>> 0
 
-/** The final kernels of a program, in order, from their marked texts. */
-export const liftConstants = (texts: readonly string[]): LiftedKernel[] => {
+/** Per marked position of a form: the value it keeps as a literal, or undefined where it reads a parameter. */
+type Variant = readonly (number | undefined)[]
+
+/**
+ * The variants of each form compiled so far (one registry per device). A group of kernels takes the
+ * first variant whose literals all its kernels share; otherwise a new variant keeps as literals only the
+ * values its kernels agree on and every earlier variant kept too, so variants only ever generalise.
+ */
+export class FormRegistry {
+  private readonly variants = new Map<string, Variant[]>()
+
+  choose(skeleton: string, members: readonly (readonly number[])[]): Variant {
+    const known = this.variants.get(skeleton) ?? []
+    const fits = (v: Variant) => members.every((values) => v.every((literal, j) => literal === undefined || values[j] === literal))
+    const found = known.find(fits)
+    if (found) return found
+    const first = members[0]!
+    const variant = first.map((value, j) => (members.every((m) => m[j] === value) && known.every((v) => v[j] === value) ? value : undefined))
+    this.variants.set(skeleton, [...known, variant])
+    return variant
+  }
+}
+
+/**
+ * The final kernels of a program, in order, from their marked texts. With a registry, forms it has
+ * seen keep the variants compiled before where they fit.
+ */
+export const liftConstants = (texts: readonly string[], registry: FormRegistry = new FormRegistry()): LiftedKernel[] => {
   const parsed = texts.map(parse)
   const forms = new Map<string, number[]>()
   parsed.forEach((p, k) => {
@@ -58,11 +86,10 @@ export const liftConstants = (texts: readonly string[]): LiftedKernel[] => {
     forms.set(skeleton, [...(forms.get(skeleton) ?? []), k])
   })
   const result: LiftedKernel[] = new Array(texts.length)
-  for (const members of forms.values()) {
-    const first = parsed[members[0]!]!
-    const varies = first.values.map((v, j) => members.some((k) => parsed[k]!.values[j] !== v))
+  for (const [skeleton, members] of forms) {
+    const variant = registry.choose(skeleton, members.map((k) => parsed[k]!.values))
     const slotOf = new Map<number, number>()
-    varies.forEach((v, j) => v && slotOf.set(j, slotOf.size))
+    variant.forEach((literal, j) => literal === undefined && slotOf.set(j, slotOf.size))
     for (const k of members) {
       const p = parsed[k]!
       let text = p.pieces[0]!

@@ -8,7 +8,7 @@ import type { OperandTexture } from "./lane-matmul.ts"
 import type { Kernel, Program } from "./program.ts"
 import { offsetIndex, renderBodies, type Syntax } from "./render.ts"
 import { literal, param, paramsDeclaration } from "./wgsl-literal.ts"
-import { liftConstants, type LiftedKernel } from "./lift-constants.ts"
+import { liftConstants, type FormRegistry, type LiftedKernel } from "./lift-constants.ts"
 
 /** Name of a kernel's j-th output array: `out`, then `out1`, `out2`, … for siblings. */
 export const outName = (j: number): string => (j === 0 ? "out" : `out${j}`)
@@ -177,8 +177,8 @@ export const kernelTexture = (program: Program, kernel: Kernel, options: WgslOpt
  * Every kernel of `program` as it is compiled: kernels of one form share their text, with the sizes
  * that differ between them read from a parameter uniform (lift-constants.ts).
  */
-export const renderProgramWgsl = (program: Program, options: WgslOptions = {}): LiftedKernel[] =>
-  liftConstants(program.kernels.map((k) => renderMarkedWgsl(program, k, options)))
+export const renderProgramWgsl = (program: Program, options: WgslOptions = {}, forms?: FormRegistry): LiftedKernel[] =>
+  liftConstants(program.kernels.map((k) => renderMarkedWgsl(program, k, options)), forms)
 
 /** One kernel's WGSL on its own (every value a literal), for reading and for tests. */
 export const renderWgsl = (program: Program, kernel: Kernel, options: WgslOptions = {}): string =>

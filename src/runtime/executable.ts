@@ -44,6 +44,8 @@ export interface RunOptions {
 export interface Executable {
   readonly backend: "webgpu" | "cpu"
   readonly program: Program
+  /** Distinct pipelines the kernels compiled to (WebGPU; kernels of one form share one). */
+  readonly pipelines?: number
   /** Enqueues one run with new inputs; the GPU backend returns before the device finishes. */
   run(inputs: Readonly<Record<string, InputValue>>, options?: RunOptions): void
   /**

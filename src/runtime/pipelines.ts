@@ -4,6 +4,7 @@
  */
 import { ShaderCompile, Validation } from "./errors.ts"
 import { scoped } from "./scopes.ts"
+import { FormRegistry } from "../compile/lift-constants.ts"
 import { ShaderStage, TextureUsage, Usage } from "./flags.ts"
 
 /** How a kernel sees each of its bindings, in binding order. */
@@ -122,6 +123,8 @@ export class PipelineCache {
   private readonly cache = new Map<string, Promise<CachedPipeline>>()
   /** How many pipelines were actually created (a replayed executable must not add to this). */
   created = 0
+  /** The variants of each kernel form compiled on this device (lift-constants.ts). */
+  readonly forms = new FormRegistry()
 
   constructor(
     private readonly device: GPUDevice,
@@ -144,7 +147,12 @@ export class PipelineCache {
     const fresh = [...distinct.values()].filter((r) => !this.cache.has(keyOf(r)))
     const reused = distinct.size - fresh.length
     let done = reused
-    const report = () => onProgress?.({ done, total: distinct.size, reused, elapsedMs: performance.now() - start })
+    let reported = -1
+    const report = () => {
+      if (done === reported) return
+      reported = done
+      onProgress?.({ done, total: distinct.size, reused, elapsedMs: performance.now() - start })
+    }
     report()
     const workers = this.warmer && fresh.length >= MIN_TO_SHARE ? this.warmer.workers : 0
     const [own = [], ...shared] = shardByCost(fresh, workers + 1)

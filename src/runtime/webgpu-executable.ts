@@ -63,7 +63,7 @@ export const webgpuExecutable = async (
   for (const c of program.constants) device.queue.writeBuffer(buffers[c.slot]!, 0, c.values)
   const inputSlots = new Set([...program.inputs.flatMap((i) => (i.place.kind === "buffer" ? [i.place.slot] : [])), ...program.constants.map((c) => c.slot)])
 
-  const lifted = renderProgramWgsl(program, options)
+  const lifted = renderProgramWgsl(program, options, gpu.pipelines.forms)
   // Each kernel's parameters (the sizes its form leaves open) in one static uniform buffer, 256-aligned.
   const paramOffsets: number[] = []
   let paramBytes = 0
@@ -205,6 +205,7 @@ export const webgpuExecutable = async (
   return {
     backend: "webgpu",
     program,
+    pipelines: new Set(lifted.map((k) => k.wgsl)).size,
     run(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}) {
       record(inputs, options)
     },

@@ -189,7 +189,7 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
             const params = flatParamInputs(spec.network, "ema")
             const rev = pluginReverse(spec.sde, driftModel(spec.network, params, spec.parameterisation), { lambda: sampler.lambda })
             const inputs = { ema: state.ema }
-            const result = await solve(rev, sampler.solver, { backend, shape: [sampler.count, ...spec.sampleShape], steps: sampler.steps, seed: options.seed, inputs, t1: sampler.eps ?? 1e-3 })
+            const result = await solve(rev, sampler.solver, { backend, shape: [sampler.count, ...spec.sampleShape], steps: sampler.steps, seed: options.seed, inputs, t1: sampler.eps ?? 1e-3, onCompile: compiling("sampling") })
             return result.x
           })
           yield* writeFileAtomic(path, options.render(samples, sampler.count)).pipe(Effect.mapError((e) => fail(e.message, e)))

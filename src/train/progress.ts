@@ -34,7 +34,7 @@ export const progressPrinter = (options: { tty?: boolean; write?: (text: string)
           write(`\r${text}\x1b[K`)
           barShown = !finished
           if (finished) write("\n")
-        } else if (event.done === 0 || finished || event.seconds - lastCompileLine >= 15) {
+        } else if (event.done === event.reused || finished || event.seconds - lastCompileLine >= 15) {
           // Log lines at the start, every 15 s and at the end: enough to see it move, not a flood.
           lastCompileLine = event.seconds
           line(text)

@@ -1,6 +1,6 @@
 import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import fc from "fast-check"
-import { liftConstants } from "../../src/compile/lift-constants.ts"
+import { FormRegistry, liftConstants } from "../../src/compile/lift-constants.ts"
 import { param, paramsDeclaration } from "../../src/compile/wgsl-literal.ts"
 import { programOf } from "../../src/compile/compile.ts"
 import { renderProgramWgsl, renderWgsl } from "../../src/compile/wgsl.ts"
@@ -40,6 +40,23 @@ describe("liftConstants", () => {
     const [u, v] = liftConstants([`let s = ${param(7, "u32")};`, `let s = ${param(0xffffffff, "u32")};`])
     expect(u!.wgsl).toBe("let s = bitcast<u32>(sdf_p[0][0]);")
     expect(v!.params![0]).toBe(0xffffffff)
+  })
+
+  test("a device's registry lets a later program reuse a compiled variant that fits, and generalises one that does not", () => {
+    const forms = new FormRegistry()
+    const [a] = liftConstants([form(32, 0.5), form(64, 0.5)], forms)
+    // A later program with one kernel of this form: it fits (scale 0.5 is the variant's literal), so same text.
+    const [later] = liftConstants([form(16, 0.5)], forms)
+    expect(later!.wgsl).toBe(a!.wgsl)
+    expect([...later!.params!]).toEqual([16, 0, 0, 0])
+    // A different scale does not fit: a new variant reads both values, and a third program fits that one.
+    const [other] = liftConstants([form(16, 0.25)], forms)
+    expect(other!.wgsl).not.toBe(a!.wgsl)
+    expect(other!.wgsl).toContain("y * bitcast<f32>(sdf_p[0][1])")
+    const [third] = liftConstants([form(8, 2)], forms)
+    expect(third!.wgsl).toBe(other!.wgsl)
+    // Without a registry each program decides alone: a lone kernel keeps its literals.
+    expect(liftConstants([form(16, 0.5)])[0]!.params).toBeUndefined()
   })
 
   test("texts of different forms never share, whatever their values", () => {
