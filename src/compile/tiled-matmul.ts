@@ -65,7 +65,8 @@ export const batchOffset = (t: TiledMatmul, view: StridedView): string => {
   for (let d = t.batchShape.length - 1; d >= 0; d--) {
     const size = t.batchShape[d]!
     const s = view.strides[d]!
-    if (s !== 0 && size > 1) terms.push(`((z / ${param(stride)}) % ${param(size)}) * ${param(s)}`)
+    // Divisors stay literals (see the division note in wgsl.ts); the stride may vary.
+    if (s !== 0 && size > 1) terms.push(`((z / ${stride}) % ${size}) * ${param(s)}`)
     stride *= size
   }
   return terms.join(" + ")

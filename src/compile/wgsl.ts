@@ -76,6 +76,9 @@ export const epilogueSyntax: Syntax = {
       case "binary":
         if (op.fn === "pow") return `sdf_pow(${a[0]}, ${a[1]})`
         if (op.fn === "max" || op.fn === "min") return `${op.fn}(${a[0]}, ${a[1]})`
+        // Integer division by a literal is a multiply and a shift; by a parameter, lavapipe runs a scalar
+        // divide per lane (the training step's GEMM loaders ran 4× slower): divisors stay literals.
+        if ((op.fn === "idiv" || op.fn === "mod") && s.args[1]!.op.k === "const") return `(${a[0]} ${infix[op.fn]} ${literal((s.args[1]!.op as { value: number }).value, s.args[1]!.type)})`
         return `(${a[0]} ${infix[op.fn]} ${a[1]})`
       case "select": return `select(${a[2]}, ${a[1]}, ${a[0]})`
       case "cast": return cast(a[0]!, s.args[0]!.type, s.type)
