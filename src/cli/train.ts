@@ -147,7 +147,8 @@ export const trainCommand = (gpu: Layer.Layer<Gpu, GpuError>) =>
         const offset = existsSync(log) ? statSync(log).size : 0
         let shown = 0
         const show = (event: TrainEvent) => {
-          shown++
+          // Compile progress is streamed, not logged: only logged events count toward what the log replays.
+          if (event._tag !== "Compiling") shown++
           sink(event)
         }
         yield* Stream.runForEach(trainingRun(config, handle, onData), (event) => Effect.sync(() => show(event))).pipe(

@@ -80,17 +80,20 @@ describe("liftConstants", () => {
   })
 })
 
-/** Three layers of one form at different sizes: elementwise epilogues, convolutions, matmuls. */
+/**
+ * Layers of one form at different sizes: convolutions over different batches (divisors — spatial sizes,
+ * channel counts — stay literals, so those split forms), matmuls, reductions.
+ */
 const layers = (i: Record<string, Tensor>) => {
   const h1 = conv2d(i.x!, i.w1!, { padding: 1 }).add(i.b1!.reshape([1, 5, 1, 1])).silu()
-  const h2 = conv2d(i.y!, i.w2!, { padding: 1 }).add(i.b2!.reshape([1, 7, 1, 1])).silu()
+  const h2 = conv2d(i.y!, i.w2!, { padding: 1 }).add(i.b2!.reshape([1, 5, 1, 1])).silu()
   const m1 = matmul(i.p!, i.q!).tanh()
   const m2 = matmul(i.r!, i.s!).tanh()
   return { h1, h2, m1, m2, s1: h1.square().sum([1, 2, 3]), s2: h2.square().sum([1, 2, 3]) }
 }
 const specs = {
   x: [4, 3, 8, 8], w1: [5, 3, 3, 3], b1: [5],
-  y: [3, 4, 12, 12], w2: [7, 4, 3, 3], b2: [7],
+  y: [7, 3, 8, 8], w2: [5, 3, 3, 3], b2: [5],
   p: [9, 12], q: [12, 40], r: [17, 20], s: [20, 40],
 }
 
