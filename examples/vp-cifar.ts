@@ -49,6 +49,11 @@ const main = Effect.gen(function* () {
     }),
     (event) => Effect.sync(() => printer(event)),
   )
-}).pipe(Effect.scoped, Effect.provide(BunGpu))
+}).pipe(
+  Effect.scoped,
+  Effect.provide(BunGpu),
+  // No usable WebGPU adapter: say what is missing and how to install it, once, and exit 2 (as `sdeflow` does).
+  Effect.catchTag("NoAdapter", (e) => Effect.sync(() => (console.error(e.message), process.exit(2)))),
+)
 
 NodeRuntime.runMain(main)

@@ -31,6 +31,14 @@ describe("no Vulkan driver: Dawn's null backend is not an adapter", () => {
     expect(r.stdout).not.toContain("verdict")
   })
 
+  test("examples/vp-cifar.ts exits 2 with the reason and the install hint, before touching any data", () => {
+    const r = withoutDriver(["examples/vp-cifar.ts", "--out", join(mkdtempSync(join(tmpdir(), "sdeflow-nodriver-")), "run")])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("null backend")
+    expect(r.stderr).toContain("apt-get install -y -t bookworm-backports mesa-vulkan-drivers")
+    expect(r.stdout).not.toContain("training")
+  })
+
   test("compiling through withGpu fails with NoAdapter before any kernel runs", () => {
     const script = [
       'import { withGpu, compile } from "./index.ts"',
