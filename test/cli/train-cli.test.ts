@@ -18,7 +18,7 @@ const cli = (args: string[], extraEnv: Record<string, string> = {}) => {
   return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
 }
 
-type Event = { _tag: string; step: number; path?: string; resumedFrom?: string; totalSteps?: number }
+type Event = { _tag: string; step: number; path?: string; resumedFrom?: string; totalSteps?: number; program?: string; done?: number; total?: number }
 
 /** stdout of `--json` as events; throws if any line is not JSON (stdout must hold nothing else). */
 const events = (stdout: string): Event[] =>
@@ -64,6 +64,11 @@ describe("sdeflow train", () => {
     expect(stream.filter((e) => e._tag === "Step").map((e) => e.step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
     expect(stream.filter((e) => e._tag === "Checkpointed").map((e) => e.step)).toEqual([10, 20, 30])
     expect(stream.find((e) => e._tag === "Sampled")).toMatchObject({ step: 30, path: join(run, "samples-000030.png") })
+    // Compile progress of the training program, before its first step, counting up to its total.
+    const compiling = stream.filter((e) => e._tag === "Compiling" && e.program === "training")
+    expect(compiling.length).toBeGreaterThan(0)
+    expect(stream.indexOf(compiling.at(-1)!)).toBeLessThan(stream.findIndex((e) => e._tag === "Step"))
+    expect(compiling.at(-1)).toMatchObject({ done: compiling.at(-1)!.total })
   })
 
   test("the run folder holds metrics.jsonl, config.json, summary.json, curves.svg and checkpoints/", () => {
@@ -71,7 +76,8 @@ describe("sdeflow train", () => {
     const config = JSON.parse(readFileSync(join(run, "config.json"), "utf8"))
     expect(config).toMatchObject({ dataset: "swissroll", model: "mlp", steps: 30, sampleSteps: 20, out: run })
     expect(JSON.parse(readFileSync(join(run, "summary.json"), "utf8")).steps).toBe(30)
-    expect(readFileSync(join(run, "metrics.jsonl"), "utf8").trim().split("\n")).toHaveLength(events(first.stdout).length)
+    // Every event but compile progress is logged.
+    expect(readFileSync(join(run, "metrics.jsonl"), "utf8").trim().split("\n")).toHaveLength(events(first.stdout).filter((e) => e._tag !== "Compiling").length)
     expect(checkpointSteps(run).at(-1)).toBe(30)
   })
 
