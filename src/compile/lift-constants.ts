@@ -9,7 +9,7 @@
  * A device remembers the variants of each form it compiled (`FormRegistry`), so a later program whose
  * kernels fit one (the sampler after the training step) reuses its pipeline instead of compiling anew.
  */
-import { MARK_CLOSE, MARK_OPEN, literal, type ParamType } from "./wgsl-literal.ts"
+import { MARK_CLOSE, MARK_OPEN, PARAMS_UNIFORM, literal, type ParamType } from "./wgsl-literal.ts"
 
 export interface LiftedKernel {
   /** The WGSL to compile; equal texts share a pipeline. */
@@ -44,7 +44,7 @@ const parse = (text: string): Parsed => {
 
 /** How parameter `i` is read, as a value of `type` (the uniform holds i32 words). */
 const paramRead = (i: number, type: ParamType): string => {
-  const word = `sdf_p[${i >> 2}][${i & 3}]`
+  const word = `${PARAMS_UNIFORM}[${i >> 2}][${i & 3}]`
   return type === "i32" ? word : `bitcast<${type}>(${word})`
 }
 
@@ -104,7 +104,7 @@ export const liftConstants = (texts: readonly string[], registry: FormRegistry =
       const words = new Uint32Array(Math.ceil(slotOf.size / 4) * 4)
       for (const [j, slot] of slotOf) words[slot] = wordOf(p.values[j]!, p.types[j]!)
       result[k] = {
-        wgsl: text.replace(declaration, (_, b) => `@group(0) @binding(${b}) var<uniform> sdf_p: array<vec4<i32>, ${words.length / 4}>;`),
+        wgsl: text.replace(declaration, (_, b) => `@group(0) @binding(${b}) var<uniform> ${PARAMS_UNIFORM}: array<vec4<i32>, ${words.length / 4}>;`),
         params: words,
       }
     }

@@ -36,5 +36,8 @@ export const param = (value: number, type: ScalarType = "i32"): string => {
   return `${MARK_OPEN}${type}:${v}${MARK_CLOSE}`
 }
 
+/** The WGSL name of a kernel's parameter uniform (`array<vec4<i32>, N>`). */
+export const PARAMS_UNIFORM = "sdf_p"
+
 /** Where a kernel declares its parameter uniform, at binding `binding` (removed when it has none). */
 export const paramsDeclaration = (binding: number): string => `${MARK_OPEN}params@${binding}${MARK_CLOSE}`

@@ -5,6 +5,7 @@
 import { ShaderCompile, Validation } from "./errors.ts"
 import { scoped } from "./scopes.ts"
 import { FormRegistry } from "../compile/lift-constants.ts"
+import { PARAMS_UNIFORM } from "../compile/wgsl-literal.ts"
 import { ShaderStage, TextureUsage, Usage } from "./flags.ts"
 
 /** How a kernel sees each of its bindings, in binding order. */
@@ -76,19 +77,19 @@ const MIN_TO_SHARE = 6
  * Stand-in resources for a kernel's first dispatch: tiny buffers (Dawn clamps every index into them),
  * a 1×1 texture, and zero parameters, which make a form's size-driven loops run no iterations.
  */
-const compileDispatch = (device: GPUDevice, layout: GPUBindGroupLayout, pipeline: GPUComputePipeline, request: PipelineRequest): GPUBuffer[] => {
-  const paramBytes = uniformArrayBytes(request.wgsl, "sdf_p", "i32")
+const compileDispatch = (device: GPUDevice, layout: GPUBindGroupLayout, pipeline: GPUComputePipeline, request: PipelineRequest): { destroy(): void }[] => {
+  const paramBytes = uniformArrayBytes(request.wgsl, PARAMS_UNIFORM, "i32")
   const uniformBytes = Math.max(16, uniformArrayBytes(request.wgsl, "u", "u32"))
-  const made: GPUBuffer[] = []
+  const made: { destroy(): void }[] = []
   const buffer = (size: number, usage: number) => {
     const b = device.createBuffer({ size, usage })
     made.push(b)
     return b
   }
-  let texture: GPUTexture | undefined
   const entries = request.bindings.map((kind, binding): GPUBindGroupEntry => {
     if (kind === "texture") {
-      texture = device.createTexture({ size: [1, 1], format: "rgba32float", usage: TextureUsage.TEXTURE_BINDING })
+      const texture = device.createTexture({ size: [1, 1], format: "rgba32float", usage: TextureUsage.TEXTURE_BINDING })
+      made.push(texture)
       return { binding, resource: texture.createView() }
     }
     if (kind === "read" || kind === "read_write") return { binding, resource: { buffer: buffer(256, Usage.STORAGE) } }
@@ -103,10 +104,6 @@ const compileDispatch = (device: GPUDevice, layout: GPUBindGroupLayout, pipeline
   pass.dispatchWorkgroups(1)
   pass.end()
   device.queue.submit([encoder.finish()])
-  if (texture) {
-    const t = texture
-    made.push({ destroy: () => t.destroy() } as GPUBuffer)
-  }
   return made
 }
 
