@@ -5,16 +5,21 @@
  * i.e. the paper's μ_λ = (1 − λ/2)·g·a − f, σ_λ = √(1 − λ)·g in reversed time s = T − t.
  * λ = 0 is the reverse SDE, λ = 1 the probability-flow ODE. With the score parameterisation a = g·s.
  */
-import type { Tensor } from "../src/ir/tensor.ts"
+import { zeros, type Tensor } from "../src/ir/tensor.ts"
 import { invalid } from "./errors.ts"
-import { diffusion, drift, type LinearSde } from "./sde.ts"
+import type { Sde } from "./general-sde.ts"
+import { diffusion, drift, priorSample, type LinearSde } from "./sde.ts"
+
+/** Default end time of generation: the marginal at ε, where the score is still well-defined. */
+export const DEFAULT_END_TIME = 1e-3
 
 /** The learned term: a(x, t) directly (the paper's drift parameterisation) or the score s(x, t). */
 export type DriftModel =
   | { readonly a: (x: Tensor, t: Tensor) => Tensor }
   | { readonly score: (x: Tensor, t: Tensor) => Tensor }
 
-export interface ReverseSde {
+/** A plug-in reverse SDE is an SDE like any other (solved from T to ε by default), that also knows its parts. */
+export interface ReverseSde extends Sde<Tensor> {
   readonly sde: LinearSde
   readonly model: DriftModel
   readonly lambda: number
@@ -32,16 +37,30 @@ export const scoreOf = (sde: LinearSde, model: DriftModel, x: Tensor, t: Tensor)
 export const pluginReverse = (sde: LinearSde, model: DriftModel, options: { lambda?: number } = {}): ReverseSde => {
   const lambda = options.lambda ?? 0
   if (!(lambda >= 0 && lambda <= 1)) throw invalid("lambda", lambda, "λ must lie in [0, 1] (0: reverse SDE, 1: probability-flow ODE)")
-  return { sde, model, lambda }
+  const rev = { sde, model, lambda }
+  return {
+    ...rev,
+    kind: "sde",
+    name: `pluginReverse(${sde.name}, λ = ${lambda})`,
+    drift: (x, t) => reverseDrift(rev, x, t),
+    // λ = 1 is an ODE: a literal zero, so the structure analysis sees it and ODE solvers accept it.
+    diffusion: (x, t) => (lambda === 1 ? zeros(x.shape) : reverseDiffusion(rev, x, t)),
+    noise: "diagonal",
+    calculus: "ito",
+    T: sde.T,
+    span: [sde.T, DEFAULT_END_TIME],
+    prior: (shape) => priorSample(sde, shape as readonly number[]),
+    score: (x, t) => scoreOf(sde, model, x, t),
+  }
 }
 
 /** The probability-flow ODE (λ = 1). */
 export const probabilityFlow = (sde: LinearSde, model: DriftModel): ReverseSde => pluginReverse(sde, model, { lambda: 1 })
 
 /** Drift of the generative process in forward time: f − (1 − λ/2)·g·a. */
-export const reverseDrift = (rev: ReverseSde, x: Tensor, t: Tensor): Tensor =>
+export const reverseDrift = (rev: Pick<ReverseSde, "sde" | "model" | "lambda">, x: Tensor, t: Tensor): Tensor =>
   drift(rev.sde, x, t).sub(diffusion(rev.sde, x, t).mul(aOf(rev.sde, rev.model, x, t)).mul(1 - rev.lambda / 2))
 
 /** Diffusion of the generative process: √(1 − λ)·g(t). */
-export const reverseDiffusion = (rev: ReverseSde, x: Tensor, t: Tensor): Tensor =>
+export const reverseDiffusion = (rev: Pick<ReverseSde, "sde" | "lambda">, x: Tensor, t: Tensor): Tensor =>
   diffusion(rev.sde, x, t).mul(Math.sqrt(1 - rev.lambda))

@@ -1,95 +1,186 @@
 /**
- * `solve`: run a generative process from t0 to t1 with a solver, on WebGPU or the CPU oracle. The step
- * program is compiled once; N steps are N replays with the state kept on the device (no host round
- * trip) and noise keyed by (seed, step, element) — so a sample does not depend on the batch it is in.
+ * `solve`: run any SDE (`sde(…)`, `pluginReverse(…)`, …) from t0 to t1 with a solver, on WebGPU or the
+ * CPU oracle. The step program is compiled once; N steps are N replays with the state kept on the
+ * device (no host round trip) and noise keyed by (seed, step, element) — so a sample does not depend
+ * on the batch it is in. `saveAt` returns the path at given times; `brownian` returns the driving
+ * Brownian motion W(t) − W(t0) alongside, the same path the solver used (strong errors need it).
  */
 import { compile, type Tensor } from "../src/index.ts"
 import type { CompileProgress } from "../src/runtime/pipelines.ts"
 import type { GpuHandle } from "../src/runtime/gpu.ts"
-import type { DeviceValue, Executable, InputValue } from "../src/runtime/executable.ts"
-import { random } from "../src/ir/tensor.ts"
+import type { InputValue } from "../src/runtime/executable.ts"
 import { invalid } from "./errors.ts"
-import type { ReverseSde } from "./reverse.ts"
-import { checkSolver, step, type Solver } from "./solvers.ts"
+import type { Sde } from "./general-sde.ts"
+import { fieldShapes, fieldsOf, isTensorShaped, stateLike, TENSOR_FIELD, type FieldsOf, type ShapeOf, type State } from "./state.ts"
+import { analyseSde, type SdeStructure } from "./structure.ts"
+import { checkSolver, chooseSolver, step, type Solver } from "./solvers.ts"
 
-/** Salt of the prior draw: its own random stream, apart from every step's noise. */
-const PRIOR_SALT = 0x7f000001
+/** The step counter of the prior draw: one no solver step reaches, so its noise is its own. */
+const PRIOR_STEP = 0x7fffffff
 
-export interface SolveOptions {
+export type HostValues = Float32Array | Float64Array
+
+export interface SolveOptions<S extends State = Tensor> {
   readonly backend: GpuHandle | "cpu"
-  /** State shape [N, …]. */
-  readonly shape: readonly number[]
-  /** Start state; default: a draw from the SDE's prior. */
-  readonly x0?: InputValue
-  /** Start and end times (default T → 1e-3, i.e. generation). */
+  /** State shape: [N, …] for a tensor state, a record of shapes for a record state. */
+  readonly shape: ShapeOf<S>
+  /** Start state; default: a draw of the SDE's prior (an SDE without one needs x0). */
+  readonly x0?: FieldsOf<S, InputValue>
+  /** Start and end times; default: the SDE's span ([0, T] forward, T → 1e-3 for a plug-in reverse SDE). */
   readonly t0?: number
   readonly t1?: number
-  /** Fixed steps, or the initial step count guess of an adaptive solver. */
+  /** Fixed steps in all (spread over the saveAt segments), or the initial step count guess of an adaptive solver. */
   readonly steps: number
   readonly seed?: number
   /** Further program inputs (network parameters) by name. */
   readonly inputs?: Readonly<Record<string, InputValue>>
   /** Largest number of attempted steps of an adaptive solver. */
   readonly maxSteps?: number
+  /** Times strictly between t0 and t1 (in that direction) at which to record the state. */
+  readonly saveAt?: readonly number[]
+  /** Return W(t) − W(t0) of the Brownian motion the solver drew, at t1 and at every saveAt time. */
+  readonly brownian?: boolean
   /** Called as the solver's step program compiles (WebGPU): done/total pipelines. */
   readonly onCompile?: (progress: CompileProgress) => void
 }
 
-export interface Solution {
-  readonly x: Float32Array | Float64Array
+export interface Solution<S extends State = Tensor> {
+  /** The state at t1. */
+  readonly x: FieldsOf<S, HostValues>
   /** Accepted steps and rejected attempts (the latter only for adaptive solvers). */
   readonly steps: number
   readonly rejected: number
+  /** The solver that ran (what auto() chose). */
+  readonly solver: Solver["kind"]
+  /** W(t1) − W(t0), with `brownian: true`. */
+  readonly brownian?: FieldsOf<S, HostValues>
+  /** With `saveAt`: the state (and Brownian motion) at each saveAt time, then at t1. */
+  readonly path?: { readonly t: readonly number[]; readonly x: readonly FieldsOf<S, HostValues>[]; readonly brownian?: readonly FieldsOf<S, HostValues>[] }
 }
 
-export const solve = async (rev: ReverseSde, solver: Solver, options: SolveOptions): Promise<Solution> => {
-  checkSolver(rev, solver)
+const inputName = (field: string) => `x.${field}`
+const brownianName = (field: string) => `w.${field}`
+
+/** The save times, checked to lie strictly inside (t0, t1) and in order, then t1. */
+const segmentEnds = (t0: number, t1: number, saveAt: readonly number[]): number[] => {
+  const direction = Math.sign(t1 - t0)
+  let previous = t0
+  for (const [i, s] of saveAt.entries()) {
+    if (!(Number.isFinite(s) && direction * (s - previous) > 0 && direction * (t1 - s) > 0))
+      throw invalid(`saveAt[${i}]`, s, `save times must lie strictly between t0 = ${t0} and t1 = ${t1}, in order`)
+    previous = s
+  }
+  return [...saveAt, t1]
+}
+
+export const solve = async <S extends State = Tensor>(process: Sde<S>, solver: Solver, options: SolveOptions<S>): Promise<Solution<S>> => {
   if (!(Number.isInteger(options.steps) && options.steps >= 1)) throw invalid("steps", options.steps, "need at least one step")
   const { backend, shape } = options
-  const t0 = options.t0 ?? rev.sde.T
-  const t1 = options.t1 ?? 1e-3
+  const structure: SdeStructure = analyseSde(process, shape)
+  const chosen = solver.kind === "auto" ? chooseSolver(process, structure) : solver
+  checkSolver(process, chosen, structure)
+  const [t0, t1] = [options.t0 ?? process.span[0], options.t1 ?? process.span[1]]
+  if (!(Number.isFinite(t0) && Number.isFinite(t1) && t0 !== t1)) throw invalid("t1", t1, `t0 = ${t0} and t1 must be finite and different`)
+  const ends = segmentEnds(t0, t1, options.saveAt ?? [])
   const seed = options.seed ?? 0
   const inputs = options.inputs ?? {}
-  const specs = { x: shape, t: [], dt: [] } as const
+  const shapes = fieldShapes(shape)
+  const fields = Object.keys(shapes)
+  const withBrownian = options.brownian === true
+  if (withBrownian && structure.zeroDiffusion) throw invalid("brownian", true, "this SDE is an ODE: no Brownian motion drives it")
+  const asState = <V>(values: Readonly<Record<string, V>>): FieldsOf<S, V> => (isTensorShaped(shape) ? values[TENSOR_FIELD]! : values) as FieldsOf<S, V>
 
-  let x: InputValue
-  if (options.x0 !== undefined) x = options.x0
+  // The start state, as one input value per field.
+  let state: Record<string, InputValue>
+  if (options.x0 !== undefined) state = isTensorShaped(shape) ? { [TENSOR_FIELD]: options.x0 as InputValue } : { ...(options.x0 as Record<string, InputValue>) }
   else {
-    const prior = await compile(() => random(shape, "normal", { salt: PRIOR_SALT }).mul(Math.sqrt(rev.sde.priorVariance)), {}, { backend })
-    prior.run({}, { seed })
-    x = prior.output("out")
+    if (!process.prior) throw invalid("x0", undefined, `${process.name} has no prior to start from: give x0`)
+    const prior = await compile(() => ({ ...fieldsOf(process.prior!(shape)) }), {}, { backend })
+    prior.run({}, { seed, step: PRIOR_STEP })
+    state = Object.fromEntries(fields.map((f) => [f, prior.output(f)]))
   }
+  for (const f of fields) if (state[f] === undefined) throw invalid(`x0.${f}`, undefined, `the start state has no value for field "${f}"`)
 
+  const brownianShapes = Object.fromEntries(
+    fields.map((f) => [f, process.noise === "diagonal" ? shapes[f]! : [shapes[f]![0]!, process.noise.brownian]]),
+  )
+  const specs = {
+    ...Object.fromEntries(fields.map((f) => [inputName(f), shapes[f]!])),
+    ...(withBrownian ? Object.fromEntries(fields.map((f) => [brownianName(f), brownianShapes[f]!])) : {}),
+    t: [],
+    dt: [],
+  }
   const program = await compile(
-    ({ x, t, dt }: { x: Tensor; t: Tensor; dt: Tensor }) => {
-      const result = step(rev, solver, x, t, dt)
-      const outputs: Record<string, Tensor> = { x: result.x }
+    (i: Record<string, Tensor>) => {
+      const x = stateLike<S>(shape, Object.fromEntries(fields.map((f) => [f, i[inputName(f)]!])))
+      const result = step(process, chosen, x, i.t!, i.dt!)
+      const next = fieldsOf(result.x)
+      const outputs: Record<string, Tensor> = Object.fromEntries(fields.map((f) => [inputName(f), next[f]!]))
+      if (withBrownian) for (const f of fields) outputs[brownianName(f)] = i[brownianName(f)]!.add(result.dW![f]!)
       if (result.error) outputs.error = result.error
       return outputs
     },
     specs,
     { backend, onCompile: options.onCompile },
   )
-  const run = (exe: Executable, state: InputValue, t: number, dt: number, i: number): DeviceValue => {
-    exe.run({ ...inputs, x: state, t, dt }, { seed, step: i })
-    return exe.output("x")
+  let brownian: Record<string, InputValue> = Object.fromEntries(fields.map((f) => [f, new Float32Array(brownianShapes[f]!.reduce((a, b) => a * b, 1))]))
+  const stepInputs = (t: number, dt: number) => ({
+    ...inputs,
+    ...Object.fromEntries(fields.map((f) => [inputName(f), state[f]!])),
+    ...(withBrownian ? Object.fromEntries(fields.map((f) => [brownianName(f), brownian[f]!])) : {}),
+    t,
+    dt,
+  })
+  const readAll = async (name: (f: string) => string): Promise<Record<string, HostValues>> =>
+    Object.fromEntries(await Promise.all(fields.map(async (f) => [f, (await program.read(name(f))) as HostValues] as const)))
+  const feedback = {
+    ...Object.fromEntries(fields.map((f) => [inputName(f), inputName(f)])),
+    ...(withBrownian ? Object.fromEntries(fields.map((f) => [brownianName(f), brownianName(f)])) : {}),
   }
 
-  if (solver.kind !== "adaptive") {
-    const dt = (t1 - t0) / options.steps
-    // All steps recorded into a few command buffers, the state fed back on the device.
-    program.runChain({
-      steps: options.steps,
-      inputs: { ...inputs, x, t: t0, dt },
-      scalars: (i) => ({ t: t0 + i * dt, dt }),
-      options: (i) => ({ seed, step: i }),
-      feedback: { x: "x" },
-    })
-    return { x: (await program.read("x")) as Float32Array | Float64Array, steps: options.steps, rejected: 0 }
+  const path = { t: [] as number[], x: [] as FieldsOf<S, HostValues>[], brownian: [] as FieldsOf<S, HostValues>[] }
+  const record = async (t: number): Promise<void> => {
+    const x = await readAll(inputName)
+    state = x
+    path.t.push(t)
+    path.x.push(asState(x))
+    if (withBrownian) {
+      brownian = await readAll(brownianName)
+      path.brownian.push(asState(brownian as Record<string, HostValues>))
+    }
+  }
+  const solution = (steps: number, rejected: number): Solution<S> => {
+    const last = path.x.length - 1
+    return {
+      x: path.x[last]!,
+      steps,
+      rejected,
+      solver: chosen.kind,
+      ...(withBrownian ? { brownian: path.brownian[last]! } : {}),
+      ...(options.saveAt?.length ? { path: { t: path.t, x: path.x, ...(withBrownian ? { brownian: path.brownian } : {}) } } : {}),
+    }
+  }
+
+  if (chosen.kind !== "adaptive") {
+    // Steps spread over the segments by length (at least one each); the step counter, and so the
+    // noise, runs on across segments. Each segment is one chain recorded into a few command buffers.
+    let counter = 0
+    let start = t0
+    for (const end of ends) {
+      const n = Math.max(1, Math.round((options.steps * (end - start)) / (t1 - t0)))
+      const dt = (end - start) / n
+      const offset = counter
+      const from = start
+      program.runChain({ steps: n, inputs: stepInputs(from, dt), scalars: (i) => ({ t: from + i * dt, dt }), options: (i) => ({ seed, step: offset + i }), feedback })
+      counter += n
+      await record(end)
+      start = end
+    }
+    return solution(counter, 0)
   }
 
   // Step-size control: a PI controller on the scaled error (Söderlind's 0.7/0.4 gains for order 3).
-  // The error is one scalar read back per attempt; the state stays on the device.
+  // The error is one scalar read back per attempt; the state stays on the device until accepted.
   const direction = Math.sign(t1 - t0)
   let dt = (t1 - t0) / options.steps
   let t = t0
@@ -97,21 +188,25 @@ export const solve = async (rev: ReverseSde, solver: Solver, options: SolveOptio
   let rejected = 0
   let previousError = 1
   const maxSteps = options.maxSteps ?? 10_000
-  while (direction * (t1 - t) > 1e-12 && accepted + rejected < maxSteps) {
-    if (direction * (t + dt - t1) > 0) dt = t1 - t
-    const candidate = run(program, x, t, dt, accepted + rejected)
-    const error = Math.max((await program.read("error"))[0]!, 1e-10)
-    if (error <= 1) {
-      x = candidate
-      t += dt
-      accepted++
-      // The next attempt overwrites the executable's output: keep the accepted state in its own copy.
-      x = await program.read("x")
-    } else rejected++
-    const factor = error <= 1 ? 0.9 * error ** (-0.7 / 3) * previousError ** (0.4 / 3) : 0.9 * error ** (-1 / 3)
-    dt *= Math.min(5, Math.max(0.2, factor))
-    if (error <= 1) previousError = error
+  for (const end of ends) {
+    while (direction * (end - t) > 1e-12 && accepted + rejected < maxSteps) {
+      const h = direction * (t + dt - end) > 0 ? end - t : dt
+      program.run(stepInputs(t, h) as Record<string, InputValue>, { seed, step: accepted + rejected })
+      const error = Math.max((await program.read("error"))[0]!, 1e-10)
+      if (error <= 1) {
+        t += h
+        accepted++
+        // The next attempt overwrites the executable's outputs: keep the accepted state in its own copy.
+        state = await readAll(inputName)
+      } else rejected++
+      const factor = error <= 1 ? 0.9 * error ** (-0.7 / 3) * previousError ** (0.4 / 3) : 0.9 * error ** (-1 / 3)
+      dt = h * Math.min(5, Math.max(0.2, factor))
+      if (error <= 1) previousError = error
+    }
+    if (direction * (end - t) > 1e-12) throw invalid("maxSteps", maxSteps, `the adaptive solver stopped at t = ${t} before reaching ${end}`)
+    path.t.push(end)
+    path.x.push(asState(state as Record<string, HostValues>))
   }
-  if (direction * (t1 - t) > 1e-12) throw invalid("maxSteps", maxSteps, `the adaptive solver stopped at t = ${t} before reaching ${t1}`)
-  return { x: x as Float32Array, steps: accepted, rejected }
+  return solution(accepted, rejected)
 }
+
