@@ -20,5 +20,6 @@ export type { GpuHandle, AdapterSummary } from "./runtime/gpu.ts"
 export { NoAdapter, DeviceLost, ShaderCompile, Validation, OutOfMemory } from "./runtime/errors.ts"
 export { BunGpu, withGpu, bunGpu } from "./platform/bun.ts"
 // Files
-export { writeFileAtomic, WriteFailed } from "./io/atomic.ts"
+export { writeFileAtomic, writeFileAtomicSync, WriteFailed } from "./io/atomic.ts"
+export { pathPlot, type PathPanel } from "./io/path-plot.ts"
 export { readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors } from "./io/safetensors.ts"
