@@ -3,7 +3,7 @@
  *   import { compile, withGpu, input, normal, grad } from "sdeflow"
  */
 // Tensors and graph building
-export { Tensor, constant, full, zeros, ones, input, where, concat, matmul, conv2d, random, normal, uniform, rademacher, stopGradient } from "./ir/tensor.ts"
+export { Tensor, constant, full, zeros, ones, input, tensorData, where, concat, matmul, conv2d, random, normal, uniform, rademacher, stopGradient } from "./ir/tensor.ts"
 export type { TensorLike } from "./ir/tensor.ts"
 export type { DType } from "./ir/node.ts"
 export { ShapeError, ProgramError } from "./ir/errors.ts"
