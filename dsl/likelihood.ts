@@ -7,7 +7,7 @@
  */
 import { compile, rademacher, vjp, type Tensor } from "../src/index.ts"
 import type { GpuHandle } from "../src/runtime/gpu.ts"
-import type { InputValue } from "../src/runtime/executable.ts"
+import type { Executable, InputValue } from "../src/runtime/executable.ts"
 import { tensorData } from "../src/ir/tensor.ts"
 import { invalid } from "./errors.ts"
 import { timeToTensor } from "./lower-time.ts"
@@ -41,6 +41,16 @@ const divergenceOfA = (a: Tensor, x: Tensor, mode: "exact" | "hutchinson", probe
     total = total ? total.add(term) : term
   }
   return total!
+}
+
+/**
+ * Compiles and runs the Hutchinson probe program: one fixed Rademacher sign per element, keyed by `seed`.
+ * Its own salt stream keeps it independent of the data's noise (e.g. dequantisation run at the same seed).
+ */
+export const drawProbe = async (backend: GpuHandle | "cpu", shape: readonly number[], seed: number): Promise<Executable> => {
+  const program = await compile(() => rademacher(shape, { stream: "hutchinsonProbe" }), {}, { backend })
+  program.run({}, { seed })
+  return program
 }
 
 /** Per-sample log p₀(x) in nats for data x (host array [N·D]). */
@@ -82,9 +92,7 @@ export const probabilityFlowLikelihood = async (
     { x: shape, total: [n], probe: shape, t: [], dt: [] },
     { backend },
   )
-  const probeProgram = await compile(() => rademacher(shape), {}, { backend })
-  probeProgram.run({}, { seed: options.seed ?? 0 })
-  const probe = probeProgram.output("out")
+  const probe = (await drawProbe(backend, shape, options.seed ?? 0)).output("out")
   const dt = (sde.T - eps) / steps
   rk4.runChain({
     steps,

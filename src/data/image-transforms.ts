@@ -1,7 +1,8 @@
 /**
  * Image transforms on the device, inside the training program: uniform dequantisation of 8-bit pixels,
  * random horizontal flips, and the logit transform y = logit(α + (1 − 2α)·u) (α = 0.05) with its
- * log-determinant, so bits/dim are those of the discrete data. Noise is keyed like all noise.
+ * log-determinant, so bits/dim are those of the discrete data. Both draws take named salt streams, so
+ * no other program's noise (a Hutchinson probe run at the same seed) reuses their keys.
  */
 import { rademacher, uniform, where, type Tensor } from "../ir/tensor.ts"
 
@@ -10,10 +11,10 @@ export const LOGIT_ALPHA = 0.05
 /** raw pixels [N, C, H, W] in 0…255 → logit-space x and the per-sample log|det ∂x/∂u| [N]. */
 export const dequantizeLogit = (raw: Tensor, options: { alpha?: number; flip?: boolean } = {}): { x: Tensor; logDet: Tensor } => {
   const alpha = options.alpha ?? LOGIT_ALPHA
-  let u = raw.add(uniform(raw.shape)).div(256)
+  let u = raw.add(uniform(raw.shape, { stream: "dequantise" })).div(256)
   if (options.flip ?? true) {
     const n = raw.shape[0]!
-    const flipMe = rademacher([n]).reshape([n, 1, 1, 1]).gt(0)
+    const flipMe = rademacher([n], { stream: "flip" }).reshape([n, 1, 1, 1]).gt(0)
     u = where(flipMe, u.flip(3), u)
   }
   const s = u.mul(1 - 2 * alpha).add(alpha)

@@ -242,24 +242,49 @@ export const concat = (tensors: readonly Tensor[], axis = 0): Tensor => {
   return new Tensor(makeNode({ kind: "concat", axis: ax }, tensors.map((t) => t.node), shape, first.dtype))
 }
 
-let saltCounter = 0
-/** Restarts random-node numbering, so re-tracing a program gives its noise the same keys. */
+/**
+ * Salt streams. A draw's salt is (its stream, its position among that stream's draws in this trace), so
+ * re-tracing a program gives its noise the same keys, and a named stream's draws never share a key with
+ * another stream's draws, whichever programs they are traced in. Unnamed draws share stream 0: two
+ * programs run with the same seed and step draw the same unnamed noise. A call site whose noise must stay
+ * independent of other programs' names its stream here (one table, so no two streams can collide).
+ */
+export const saltStreams = { unnamed: 0, hutchinsonProbe: 1, dequantise: 2, flip: 3 } as const
+export type SaltStream = keyof typeof saltStreams
+/** Salts per stream: stream s owns [s·2²⁴, (s + 1)·2²⁴), which keeps every salt a positive i32. */
+const saltsPerStream = 1 << 24
+
+let drawsInStream = new Map<SaltStream, number>()
+/** Restarts every stream's numbering, so re-tracing a program gives its noise the same keys. */
 export const resetSalts = (): void => {
-  saltCounter = 0
+  drawsInStream = new Map()
+}
+
+const nextSalt = (op: string, stream: SaltStream): number => {
+  if (!Object.hasOwn(saltStreams, stream)) throw programError(op, `unknown salt stream "${stream}" (streams: ${Object.keys(saltStreams).join(", ")})`)
+  const position = drawsInStream.get(stream) ?? 0
+  if (position >= saltsPerStream) throw programError(op, `more than ${saltsPerStream} draws from the "${stream}" salt stream in one program`)
+  drawsInStream.set(stream, position + 1)
+  return saltStreams[stream] * saltsPerStream + position
+}
+
+export interface RandomOptions {
+  /** The salt stream the draw takes its salt from (default "unnamed"). */
+  readonly stream?: SaltStream
 }
 
 /**
  * Random numbers keyed by (seed, salt, step, element index): generated inside the consuming kernel,
- * reproducible on every backend. `salt` tells apart the random nodes of one program.
+ * reproducible on every backend. The salt (see `saltStreams`) tells apart the random nodes of a program.
  */
-export const random = (shape: readonly number[], dist: Distribution, options: { salt?: number } = {}): Tensor => {
+export const random = (shape: readonly number[], dist: Distribution, options: RandomOptions = {}): Tensor => {
   checkShape(`random.${dist}`, shape)
-  const op: Op = { kind: "random", dist, salt: options.salt ?? saltCounter++ }
+  const op: Op = { kind: "random", dist, salt: nextSalt(`random.${dist}`, options.stream ?? "unnamed") }
   return new Tensor(makeNode(op, [], shape, "f32"))
 }
-export const normal = (shape: readonly number[], options?: { salt?: number }) => random(shape, "normal", options)
-export const uniform = (shape: readonly number[], options?: { salt?: number }) => random(shape, "uniform", options)
-export const rademacher = (shape: readonly number[], options?: { salt?: number }) => random(shape, "rademacher", options)
+export const normal = (shape: readonly number[], options?: RandomOptions) => random(shape, "normal", options)
+export const uniform = (shape: readonly number[], options?: RandomOptions) => random(shape, "uniform", options)
+export const rademacher = (shape: readonly number[], options?: RandomOptions) => random(shape, "rademacher", options)
 
 /** The value of `x` with no gradient flowing through it (an identity view that autodiff stops at). */
 export const stopGradient = (x: Tensor): Tensor => new Tensor(makeNode({ kind: "detach" }, [x.node], x.shape, x.dtype))

@@ -100,12 +100,20 @@ export interface FlowOptions extends EvaluateOptions {
   readonly divergence?: "exact" | "hutchinson"
 }
 
+/** The keys of image batch k in `flowEstimate`: its dequantisation runs at (seed, step k), its probe at seed + k. */
+export const flowBatchKeys = (seed: number, k: number): { readonly dequantise: { readonly seed: number; readonly step: number }; readonly probeSeed: number } =>
+  ({ dequantise: { seed, step: k }, probeSeed: seed + k })
+
+/** `flowEstimate`'s per-batch transform: raw 8-bit images [size, …sampleShape] → logit-space x and logDet, no flips. */
+export const flowTransform = (backend: GpuHandle | "cpu", sampleShape: readonly number[], size: number) =>
+  compile((): Record<string, Tensor> => dequantizeLogit(input("raw", [size, ...sampleShape]), { flip: false }), {}, { backend })
+
 /** Probability-flow ODE likelihood per data point (dequantised as in `elboEstimate`), averaged. */
 export const flowEstimate = async (model: TrainedModel, data: EvalData, options: FlowOptions): Promise<Estimate> => {
   const drift = driftModel(model.network, paramInputs(model.network), model.parameterisation)
   const { backend, seed } = options
   const likelihood = (x: InputValue, size: number, divergence: "exact" | "hutchinson", k: number) =>
-    probabilityFlowLikelihood(model.sde, drift, x, { backend, shape: [size, ...model.sampleShape], steps: options.steps, eps: options.eps, divergence, seed: seed + k, inputs: model.weights })
+    probabilityFlowLikelihood(model.sde, drift, x, { backend, shape: [size, ...model.sampleShape], steps: options.steps, eps: options.eps, divergence, seed: flowBatchKeys(seed, k).probeSeed, inputs: model.weights })
   if (data.kind === "toy") {
     const draw = await compile(() => toySample(data.dataset, options.samples), {}, { backend })
     draw.run({}, { seed, step: 0 })
@@ -114,8 +122,8 @@ export const flowEstimate = async (model: TrainedModel, data: EvalData, options:
   }
   const dims = dimsOf(model.sampleShape)
   const values = await overImageBatches(data.images, model.sampleShape, options, async (raw, size, k) => {
-    const transform = await compile((): Record<string, Tensor> => dequantizeLogit(input("raw", [size, ...model.sampleShape]), { flip: false }), {}, { backend })
-    transform.run({ raw }, { seed, step: k })
+    const transform = await flowTransform(backend, model.sampleShape, size)
+    transform.run({ raw }, flowBatchKeys(seed, k).dequantise)
     const logLikelihood = await likelihood(transform.output("x"), size, options.divergence ?? "hutchinson", k)
     const logDet = await transform.read("logDet")
     // bits/dim of the 8-bit data: −(log p(y) + log|dy/du|) / (D ln 2) + log₂ 256.

@@ -112,3 +112,39 @@ describe("library SDEs lowered to kernels: the same marginals, on the CPU oracle
     exe.destroy()
   })
 })
+
+describe("vp({ T }) keeps the reference's β for any horizon (sdeflow-light's VariancePreservingSDE)", () => {
+  // Reference (sdeflow-light lib/sdes.py): β(t) = β_min + (β_max − β_min)·t,
+  // mean_weight(t) = exp(−¼t²(β_max − β_min) − ½tβ_min), var(t) = 1 − exp(−½t²(β_max − β_min) − tβ_min).
+  const [betaMin, betaMax, T] = [0.1, 20, 2]
+  const sde = vp({ betaMin, betaMax, T })
+  const reference = {
+    beta: (t: number) => betaMin + (betaMax - betaMin) * t,
+    meanWeight: (t: number) => Math.exp(-0.25 * t * t * (betaMax - betaMin) - 0.5 * t * betaMin),
+    variance: (t: number) => -Math.expm1(-0.5 * t * t * (betaMax - betaMin) - t * betaMin),
+  }
+  /** 241 times log-spaced over [1e-5, T]. */
+  const horizon = Float64Array.from({ length: 241 }, (_, k) => 1e-5 * Math.pow(T / 1e-5, k / 240))
+
+  test("T = 2: β(1.5) = β_min + 1.5·(β_max − β_min) = 29.95, from f = −½β and from g² = β", () => {
+    expect(sde.T).toBe(2)
+    expect(-2 * evaluate(sde.f, 1.5)).toBeCloseTo(reference.beta(1.5), 12)
+    expect(evaluate(sde.g, 1.5) ** 2).toBeCloseTo(29.95, 12)
+    expect(-2 * evaluate(sde.f, 1)).toBeCloseTo(betaMax, 12) // β(1) = β_max whatever T is
+  })
+
+  // Measured: m exact, v 4.8e-11 (evaluate's 1 − e^{−B} near t = 1e-5). The rescaled β(t/T) gave v(0.1) = 0.058
+  // (reference 0.104) and m(1.5) = 3.4e-3 (reference 1.28e-5), and β(1.5) = 15.025.
+  test("T = 2: m(t), v(t) to 1e-9 relative on [1e-5, 2] and the prior variance v(2) + m(2)² (float64 evaluate)", () => {
+    expect(worstRelative(Array.from(horizon, (t) => evaluate(sde.marginals.meanWeight, t)), reference.meanWeight, horizon)).toBeLessThan(1e-9)
+    expect(worstRelative(Array.from(horizon, (t) => evaluate(sde.marginals.variance, t)), reference.variance, horizon)).toBeLessThan(1e-9)
+    expect(evaluate(sde.marginals.variance, 1.5)).toBeCloseTo(reference.variance(1.5), 12)
+    expect(sde.priorVariance).toBeCloseTo(reference.variance(T) + reference.meanWeight(T) ** 2, 12)
+  })
+
+  test("T = 2: the lowered drift divergence at t = 1.5 is −½β(1.5)·D (CPU oracle)", async () => {
+    const exe = await compile(({ x, t }) => driftDivergence(sde, x, t), { x: [2, 3], t: [] }, { backend: "cpu" })
+    exe.run({ x: new Float64Array(6), t: 1.5 })
+    expect(Array.from(await exe.read("out"))).toEqual([0, 1].map(() => expect.closeTo(-0.5 * 29.95 * 3, 9)))
+  })
+})
