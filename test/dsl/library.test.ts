@@ -148,3 +148,16 @@ describe("vp({ T }) keeps the reference's β for any horizon (sdeflow-light's Va
     expect(Array.from(await exe.read("out"))).toEqual([0, 1].map(() => expect.closeTo(-0.5 * 29.95 * 3, 9)))
   })
 })
+
+describe("subvp shares vp's β for any horizon", () => {
+  test("T = 2: f(t) of subvp equals f(t) of vp at t = 0.5, 1, 1.5, and g² = β·(1 − e^{−2∫β}) with ∫β = β_min·t + ½(β_max − β_min)·t²", () => {
+    const [sub, v] = [subvp({ T: 2 }), vp({ T: 2 })]
+    for (const time of [0.5, 1, 1.5]) {
+      expect(evaluate(sub.f, time)).toBeCloseTo(evaluate(v.f, time), 12)
+      const beta = 0.1 + 19.9 * time
+      const integral = 0.1 * time + 0.5 * 19.9 * time * time
+      expect(evaluate(sub.g, time) ** 2).toBeCloseTo(beta * (1 - Math.exp(-2 * integral)), 10)
+    }
+  })
+})
+
