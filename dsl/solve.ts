@@ -40,6 +40,12 @@ export interface SolveOptions<S extends State = Tensor> {
   readonly saveAt?: readonly number[]
   /** Return W(t) − W(t0) of the Brownian motion the solver drew, at t1 and at every saveAt time. */
   readonly brownian?: boolean
+  /**
+   * Each step's Brownian increments summed over this many sub-steps keyed on a fine grid (default 1):
+   * solves whose steps × substeps agree are driven by the same Brownian path (strong errors against
+   * a finer solve, step-halving studies).
+   */
+  readonly substeps?: number
   /** Called as the solver's step program compiles (WebGPU): done/total pipelines. */
   readonly onCompile?: (progress: CompileProgress) => void
 }
@@ -113,7 +119,7 @@ export const solve = async <S extends State = Tensor>(process: Sde<S>, solver: S
   const program = await compile(
     (i: Record<string, Tensor>) => {
       const x = stateLike<S>(shape, Object.fromEntries(fields.map((f) => [f, i[inputName(f)]!])))
-      const result = step(process, chosen, x, i.t!, i.dt!)
+      const result = step(process, chosen, x, i.t!, i.dt!, { substeps: options.substeps })
       const next = fieldsOf(result.x)
       const outputs: Record<string, Tensor> = Object.fromEntries(fields.map((f) => [inputName(f), next[f]!]))
       if (withBrownian) for (const f of fields) outputs[brownianName(f)] = i[brownianName(f)]!.add(result.dW![f]!)

@@ -4,9 +4,8 @@
  * Time runs in whatever direction dt says: reverse-time sampling uses dt < 0, and Brownian increments
  * then have variance |dt|. Which solver suits which SDE is decided from the SDE's traced structure.
  */
-import { normal, type Tensor } from "../src/ir/tensor.ts"
+import { normal, ones, tensorData, type Tensor } from "../src/ir/tensor.ts"
 import { vjp } from "../src/ir/autodiff.ts"
-import { ones } from "../src/ir/tensor.ts"
 import { invalid } from "./errors.ts"
 import { diffusionFields, driftFields, type Sde } from "./general-sde.ts"
 import { fieldsOf, mapFields, stateLike, type Fields, type State } from "./state.ts"
@@ -97,6 +96,37 @@ export const checkSolver = <S extends State>(process: Sde<S>, solver: Solver, st
   if (solver.kind === "adaptive" && !(solver.rtol > 0 && solver.atol > 0)) throw invalid("adaptive", solver, "needs rtol > 0 and atol > 0")
 }
 
+export interface StepOptions {
+  /**
+   * The step's Brownian increments as sums over this many sub-steps, each keyed by its own fine step
+   * number (step·B + i): a solve with n steps and B sub-steps is driven by the same Brownian path as
+   * one with n·B steps, so errors can be measured against a finer solve (default 1).
+   */
+  readonly substeps?: number
+}
+
+/**
+ * ΔW over a step of size H = |dt| and, for SRA1, χ = I₍₁,₀₎/H with I₍₁,₀₎ = ∫ₜ^{t+H} (W_s − W_t) ds, from B
+ * sub-steps of size h = H/B: ΔW = Σ ΔWᵢ and, exactly, I₍₁,₀₎ = Σᵢ [I₍₁,₀₎ᵢ + h·(ΔW₀ + … + ΔWᵢ₋₁)], each
+ * sub-step's I₍₁,₀₎ᵢ = ½h(ΔWᵢ + √h·ζᵢ/√3) drawn with its exact joint law. B = 1 is the usual one-step draw.
+ */
+const increments = (shape: readonly number[], sqrtDt: Tensor, substeps: number, withChi: boolean): { dW: Tensor; chi?: Tensor } => {
+  if (substeps === 1) {
+    // The same keys as the sub-step draws with B = 1, without a sum over an axis of length 1.
+    const dW = normal(shape).mul(sqrtDt)
+    return withChi ? { dW, chi: dW.add(normal(shape).mul(sqrtDt).mul(1 / Math.sqrt(3))).mul(0.5) } : { dW }
+  }
+  const draw = () => normal([substeps, ...shape], { substeps })
+  const sqrtH = sqrtDt.mul(1 / Math.sqrt(substeps))
+  const fine = draw().mul(sqrtH)
+  const dW = fine.sum([0])
+  if (!withChi) return { dW }
+  const zeta = draw().sum([0]).mul(sqrtH).mul(1 / Math.sqrt(3))
+  // ΔWⱼ enters I₍₁,₀₎ through its own sub-step (½h) and every later one (h each): weight (B − j − ½)·h.
+  const weights = tensorData(Array.from({ length: substeps }, (_, j) => (substeps - j - 0.5) / substeps), [substeps, ...shape.map(() => 1)])
+  return { dW, chi: fine.mul(weights).sum([0]).add(zeta.mul(0.5 / substeps)) }
+}
+
 /** Axes of a field after the leading (sample) axis. */
 const sampleAxes = (x: Tensor) => Array.from({ length: x.rank - 1 }, (_, i) => i + 1)
 
@@ -104,15 +134,17 @@ const sampleAxes = (x: Tensor) => Array.from({ length: x.rank - 1 }, (_, i) => i
  * One step from (x, t) to t + dt. `t` and `dt` are scalar tensors (uniforms). The solver must suit
  * the SDE (`checkSolver`); `auto()` must have been resolved (`chooseSolver`).
  */
-export const step = <S extends State>(process: Sde<S>, solver: Solver, x: S, t: Tensor, dt: Tensor): StepResult<S> => {
+export const step = <S extends State>(process: Sde<S>, solver: Solver, x: S, t: Tensor, dt: Tensor, options: StepOptions = {}): StepResult<S> => {
+  const substeps = options.substeps ?? 1
+  if (!(Number.isInteger(substeps) && substeps >= 1)) throw invalid("substeps", substeps, "a whole number of sub-steps ≥ 1")
   const x0 = fieldsOf(x)
   const mu = (y: Fields, s: Tensor) => driftFields(process, y, x, s)
   const sigma = (y: Fields, s: Tensor) => diffusionFields(process, y, x, s)
   const general = process.noise !== "diagonal" ? process.noise.brownian : 0
   const sqrtDt = dt.abs().sqrt()
   // Brownian increments: per element for diagonal noise, [N, m] for general noise.
-  const brownian = (): Fields =>
-    mapFields((v) => normal(general ? [v.shape[0]!, general] : v.shape).mul(sqrtDt), x0)
+  const shapeOf = (v: Tensor) => (general ? [v.shape[0]!, general] : v.shape)
+  const brownian = (): Fields => mapFields((v) => increments(shapeOf(v), sqrtDt, substeps, false).dW, x0)
   // σ·dW: elementwise for diagonal noise, a matrix–vector product per sample for general noise.
   const times = (g: Fields, dW: Fields): Fields =>
     general ? mapFields((gi, w) => gi.mul(w.reshape([w.shape[0]!, 1, general])).sum([2]), g, dW) : mapFields((gi, w) => gi.mul(w), g, dW)
@@ -174,8 +206,9 @@ export const step = <S extends State>(process: Sde<S>, solver: Solver, x: S, t: 
     }
     case "sra1": {
       // Rößler (2010) SRA1: c0 = (0, ¾), A0₂₁ = ¾, B0₂₁ = 3/2, α = (⅓, ⅔), c1 = (1, 0), β1 = (1, 0), β2 = (−1, 1).
-      const dW = brownian()
-      const chi = mapFields((w) => w.add(normal(w.shape).mul(sqrtDt).mul(1 / Math.sqrt(3))).mul(0.5), dW) // I₍₁,₀₎/h
+      const draws = Object.fromEntries(Object.entries(x0).map(([name, v]) => [name, increments(shapeOf(v), sqrtDt, substeps, true)]))
+      const dW: Fields = Object.fromEntries(Object.entries(draws).map(([name, d]) => [name, d.dW]))
+      const chi: Fields = Object.fromEntries(Object.entries(draws).map(([name, d]) => [name, d.chi!]))
       const k1 = mu(x0, t)
       const end = sigma(x0, t.add(dt))
       const h = plus(axpy(x0, k1, dt.mul(0.75)), mapFields((v) => v.mul(1.5), times(end, chi)))

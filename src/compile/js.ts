@@ -60,7 +60,10 @@ const syntaxFor = (precision: Precision): Syntax => {
           return round(s, `(${a[0]} ${infix[op.fn]} ${a[1]})`)
         case "select": return `(${a[0]} ? ${a[1]} : ${a[2]})`
         case "cast": return round(s, castJs(a[0]!, s.args[0]!.type, s.type))
-        case "random": return `G.${op.dist}(uw[0], ${op.salt}, uw[1], ${a[0]})`
+        // With sub-steps the step word wraps like WGSL's u32 arithmetic: (step·B + i) mod 2³².
+        case "random":
+          if (op.substeps) return `G.${op.dist}(uw[0], ${op.salt}, (uw[1] * ${op.substeps} + ${a[1]}) % 4294967296, ${a[0]})`
+          return `G.${op.dist}(uw[0], ${op.salt}, uw[1], ${a[0]})`
         case "reduce": throw new Error("reductions are rendered as loops")
       }
     },

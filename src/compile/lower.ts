@@ -117,8 +117,11 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
         return b.select(emit(x!, idx), emit(y!, idx), emit(node.inputs[2]!, idx))
       case "cast":
         return b.cast(emit(x!, idx), node.dtype)
-      case "random":
-        return b.random(op.dist, op.salt, linearize(idx, node.shape))
+      case "random": {
+        if (!op.substeps) return b.random(op.dist, op.salt, linearize(idx, node.shape))
+        const [substep, ...element] = idx
+        return b.randomSubstep(op.dist, op.salt, op.substeps, linearize(element, node.shape.slice(1)), substep!)
+      }
       case "detach":
         return emit(x!, idx)
       case "reshape":

@@ -21,7 +21,8 @@ export type ScalarOp =
   | { readonly k: "binary"; readonly fn: BinaryOp | IndexOp }
   | { readonly k: "select" }
   | { readonly k: "cast" }
-  | { readonly k: "random"; readonly dist: Distribution; readonly salt: number }
+  /** args: [index] or, with sub-steps B, [element, sub-step]: keyed at (step·B + sub-step, element). */
+  | { readonly k: "random"; readonly dist: Distribution; readonly salt: number; readonly substeps?: number }
   | { readonly k: "reduce"; readonly fn: ReduceOp; readonly loop: number; readonly extent: number }
 
 export interface Scalar {
@@ -115,6 +116,9 @@ export class ScalarBuilder {
   }
   random(dist: Distribution, salt: number, index: Scalar): Scalar {
     return this.make({ k: "random", dist, salt }, [index], "f32")
+  }
+  randomSubstep(dist: Distribution, salt: number, substeps: number, element: Scalar, substep: Scalar): Scalar {
+    return this.make({ k: "random", dist, salt, substeps }, [element, substep], "f32")
   }
   reduce(fn: ReduceOp, loop: number, extent: number, body: Scalar): Scalar {
     return this.make({ k: "reduce", fn, loop, extent }, [body], body.type)

@@ -82,7 +82,9 @@ export const epilogueSyntax: Syntax = {
         return `(${a[0]} ${infix[op.fn]} ${a[1]})`
       case "select": return `select(${a[2]}, ${a[1]}, ${a[0]})`
       case "cast": return cast(a[0]!, s.args[0]!.type, s.type)
-      case "random": return `sdf_random_${op.dist}(${param(op.salt, "u32")}, ${a[0]})`
+      case "random":
+        if (op.substeps) return `sdf_random_${op.dist}_at(${param(op.salt, "u32")}, u[0][1] * ${literal(op.substeps, "u32")} + u32(${a[1]}), ${a[0]})`
+        return `sdf_random_${op.dist}(${param(op.salt, "u32")}, ${a[0]})`
       case "reduce": throw new Error("reductions are rendered as loops")
     }
   },
@@ -157,6 +159,9 @@ export const randomPrelude = /* wgsl */ `
 fn sdf_random_uniform(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.uniform}; }
 fn sdf_random_normal(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.normal}; }
 fn sdf_random_rademacher(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.rademacher}; }
+fn sdf_random_uniform_at(salt: u32, step: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, step, u32(index)); return ${randomWgsl.uniform}; }
+fn sdf_random_normal_at(salt: u32, step: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, step, u32(index)); return ${randomWgsl.normal}; }
+fn sdf_random_rademacher_at(salt: u32, step: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, step, u32(index)); return ${randomWgsl.rademacher}; }
 `
 
 export const usesRandom = (s: Scalar, seen = new Set<number>()): boolean => {

@@ -46,7 +46,7 @@ export type Op =
   | { readonly kind: "concat"; readonly axis: number }
   | { readonly kind: "flip"; readonly axes: readonly number[] }
   | { readonly kind: "detach" }
-  | { readonly kind: "random"; readonly dist: Distribution; readonly salt: number }
+  | { readonly kind: "random"; readonly dist: Distribution; readonly salt: number; readonly substeps?: number }
   | { readonly kind: "matmul" }
   | ({ readonly kind: "conv2d" } & Conv2dAttrs)
   | ({ readonly kind: "conv2dGradInput" } & Conv2dAttrs)

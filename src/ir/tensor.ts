@@ -271,6 +271,12 @@ const nextSalt = (op: string, stream: SaltStream): number => {
 export interface RandomOptions {
   /** The salt stream the draw takes its salt from (default "unnamed"). */
   readonly stream?: SaltStream
+  /**
+   * B sub-steps along the leading axis (of length B): element (i, e) is keyed as if drawn at step
+   * step·B + i, index e. A step of size H drawing B = H/h sub-steps sees the same fine-grid noise as
+   * B steps of size h — Brownian paths that stay the same when the step size changes.
+   */
+  readonly substeps?: number
 }
 
 /**
@@ -279,7 +285,10 @@ export interface RandomOptions {
  */
 export const random = (shape: readonly number[], dist: Distribution, options: RandomOptions = {}): Tensor => {
   checkShape(`random.${dist}`, shape)
-  const op: Op = { kind: "random", dist, salt: nextSalt(`random.${dist}`, options.stream ?? "unnamed") }
+  const substeps = options.substeps
+  if (substeps !== undefined && !(Number.isInteger(substeps) && substeps >= 1 && shape[0] === substeps))
+    throw shapeError(`random.${dist}`, [shape], `substeps = ${substeps} needs a leading axis of that length`)
+  const op: Op = { kind: "random", dist, salt: nextSalt(`random.${dist}`, options.stream ?? "unnamed"), ...(substeps !== undefined && substeps > 1 ? { substeps } : {}) }
   return new Tensor(makeNode(op, [], shape, "f32"))
 }
 export const normal = (shape: readonly number[], options?: RandomOptions) => random(shape, "normal", options)

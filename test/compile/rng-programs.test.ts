@@ -45,6 +45,24 @@ describe("reproducibility", () => {
     }
   }, SLOW)
 
+  test("sub-step draws: element (i, e) of normal([B, n], { substeps: B }) at step k is element e of normal([n]) at step k·B + i, on both backends (step words wrap like u32)", async () => {
+    const B = 4
+    for (const step of [0, 5, 0x7fffffff]) {
+      const blocked = () => ({ u: uniform([B, 257], { substeps: B }), z: normal([B, 257], { substeps: B }) })
+      const onGpu = await runOnce(gpu(), blocked, {}, {}, { seed: 3, step })
+      const onCpu = await runOnce("cpu", blocked, {}, {}, { seed: 3, step, precision: "f32" })
+      expect(bits(onGpu.u!)).toEqual(bits(onCpu.u!))
+      for (let i = 0; i < B; i++) {
+        const single = await runOnce("cpu", () => ({ u: uniform([257]), z: normal([257]) }), {}, {}, { seed: 3, step: (step * B + i) % 2 ** 32, precision: "f32" })
+        expect(bits(onCpu.u!.slice(i * 257, (i + 1) * 257))).toEqual(bits(single.u!))
+        expect(bits(onCpu.z!.slice(i * 257, (i + 1) * 257))).toEqual(bits(single.z!))
+      }
+      let worst = 0
+      onGpu.z!.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - onCpu.z![i]!))))
+      expect(worst).toBeLessThanOrEqual(normalTolerance)
+    }
+  }, SLOW)
+
   test("compiling the same program twice gives the same noise (salts follow creation order)", async () => {
     const [a, b] = [await runOnce(gpu(), draws, {}, {}, { seed: 5 }), await runOnce(gpu(), draws, {}, {}, { seed: 5 })]
     expect(bits(a.z!)).toEqual(bits(b.z!))

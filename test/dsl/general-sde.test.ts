@@ -90,6 +90,22 @@ describe("WebGPU gives the CPU oracle's numbers", () => {
   })
 })
 
+describe("sub-steps keep the Brownian path when the step size changes", () => {
+  test("W(1) of 8 steps × 16 sub-steps equals W(1) of 128 steps, on the oracle and on WebGPU", async () => {
+    const options = { shape: [64, 2], x0: filled(128, 1), brownian: true, seed: 9 }
+    const fine = await solve(gbm, eulerMaruyama(), { ...options, backend: "cpu", steps: 128 })
+    const coarse = await solve(gbm, eulerMaruyama(), { ...options, backend: "cpu", steps: 8, substeps: 16 })
+    const wgsl = await solve(gbm, eulerMaruyama(), { ...options, backend: gpu(), steps: 8, substeps: 16 })
+    for (let i = 0; i < 128; i++) {
+      expect(coarse.brownian![i]!).toBeCloseTo(fine.brownian![i]!, 5)
+      expect(wgsl.brownian![i]!).toBeCloseTo(coarse.brownian![i]!, 4)
+    }
+    // Different sub-step counts at the same resolution are different paths: the test can fail.
+    const other = await solve(gbm, eulerMaruyama(), { ...options, backend: "cpu", steps: 8, substeps: 15 })
+    expect(Math.abs(other.brownian![0]! - fine.brownian![0]!)).toBeGreaterThan(1e-3)
+  })
+})
+
 describe("closed forms", () => {
   test("saveAt returns the path at the asked times, ending at t1; the last entry is x", async () => {
     const result = await solve(ou, eulerMaruyama(), { backend: "cpu", shape: [8, 1], x0: filled(8, 1), steps: 40, saveAt: [0.25, 0.5] })
@@ -177,6 +193,19 @@ describe("convergence orders by step halving (CPU oracle, float64, GBM with μ =
   })
   test("stochastic Heun on the Stratonovich GBM: strong 1", async () => {
     row("stochastic Heun (Stratonovich)", "strong", 1, (await errors(stratonovich, stochasticHeun(), stratonovichExact, steps, 4000)).strong)
+  })
+  test("SRA1 on dX = (X − X³) dt + dW: strong 1.5 against a 4 096-step solve on the same Brownian path (sub-steps)", async () => {
+    const cubic = sde({ drift: (x) => x.sub(x.pow(3)), diffusion: () => 1 })
+    const [n, fine] = [1000, 4096]
+    const options = { backend: "cpu" as const, shape: [n, 1], x0: new Float64Array(n).fill(0.5), seed: 3 }
+    const reference = await solve(cubic, sra1(), { ...options, steps: fine })
+    const coarse = [16, 32, 64, 128]
+    const strong: number[] = []
+    for (const s of coarse) {
+      const r = await solve(cubic, sra1(), { ...options, steps: s, substeps: fine / s })
+      strong.push(Array.from(r.x, (v, i) => Math.abs(v - reference.x[i]!)).reduce((a, b) => a + b) / n)
+    }
+    row("SRA1 (additive noise)", "strong", 1.5, order(coarse, strong))
     console.log(`convergence orders (test/dsl/general-sde.test.ts):\n${table.join("\n")}`)
   })
 })
