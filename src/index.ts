@@ -22,4 +22,5 @@ export { BunGpu, withGpu, bunGpu } from "./platform/bun.ts"
 // Files
 export { writeFileAtomic, writeFileAtomicSync, WriteFailed } from "./io/atomic.ts"
 export { pathPlot, type PathPanel } from "./io/path-plot.ts"
+export { scatterPlot, imageGrid, stackPngs } from "./io/png-grid.ts"
 export { readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors } from "./io/safetensors.ts"

@@ -26,6 +26,8 @@ export interface CompileOptions {
   readonly fuse?: boolean
   /** CPU oracle arithmetic (default f64). */
   readonly precision?: Precision
+  /** "always": the tiled matmul template even for thin or small products (default "auto", see tilingThreshold). */
+  readonly tiling?: "auto" | "always"
   /** Force (or forbid) workgroup-memory staging in convolution kernels; default: by adapter. */
   readonly workgroupMemory?: boolean
   /** Called as the program's pipelines compile (WebGPU only): done/total, how many were reused. */
@@ -60,7 +62,7 @@ export const trace = <I extends Record<string, InputSpec>>(
 export const programOf = <I extends Record<string, InputSpec>>(
   fn: (inputs: { [K in keyof I]: Tensor }) => Outputs,
   specs: I,
-  options: { fuse?: boolean; maxStorageBuffers?: number } = {},
+  options: { fuse?: boolean; maxStorageBuffers?: number; tiling?: "auto" | "always" } = {},
 ): Program => buildProgram(trace(fn, specs), { ...options, declaredInputs: Object.keys(specs) })
 
 export const compile = async <I extends Record<string, InputSpec>>(
@@ -71,6 +73,7 @@ export const compile = async <I extends Record<string, InputSpec>>(
   const gpu = options.backend === "cpu" ? undefined : options.backend
   const program = programOf(fn, specs, {
     fuse: options.fuse,
+    tiling: options.tiling,
     maxStorageBuffers: gpu ? gpu.limits.maxStorageBuffersPerShaderStage : 10,
   })
   if (!gpu) return cpuExecutable(program, options.precision)

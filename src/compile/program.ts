@@ -71,6 +71,8 @@ export interface Program {
 
 export interface BuildOptions {
   readonly fuse?: boolean
+  /** "auto" (default): the tiled template only where `tilingThreshold` says it pays; "always": every matmul that can. */
+  readonly tiling?: "auto" | "always"
   readonly maxStorageBuffers?: number
   /** Inputs the traced function declared: accepted by `run` even when the outputs do not use them. */
   readonly declaredInputs?: readonly string[]
@@ -128,7 +130,7 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
     }
     const { values, fused, contractions } = lowerKernel(builder, members, sourceOf)
     const value = values[0]!
-    const tiled = contractions.length === 1 && members.length === 1 ? tiledPlan(builder, value, contractions[0]!, (n) => materialised.has(n.id) && !uniformOf.has(n.id), sourceOf) : undefined
+    const tiled = contractions.length === 1 && members.length === 1 ? tiledPlan(builder, value, contractions[0]!, (n) => materialised.has(n.id) && !uniformOf.has(n.id), sourceOf, options.tiling ?? "auto") : undefined
     const ops = fused.filter((n) => !["const", "reshape", "expand", "detach"].includes(n.op.kind)).sort((a, b) => a.id - b.id).map((n) => opName(n.op))
     const threads = sizeOf(root.shape)
     return {
@@ -165,6 +167,21 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
 }
 
 /**
+ * Below these a matmul is rendered as a plain loop, not the register-tiled template: a thin side
+ * (k = 3 inputs, n = 2 outputs) leaves nothing to tile, and a small product saves less time at run
+ * time than the template costs to compile (seconds per pipeline in lavapipe's LLVM, against tens of
+ * milliseconds for the loop; bench/README.md has the measurements).
+ */
+export const tilingThreshold = { minSide: 8, minMacs: 1 << 18 } as const
+
+const worthTiling = (matmul: Contraction): boolean => {
+  const [x] = matmul.node.inputs as [Node, Node]
+  const [m, n, k] = matmul.gemm ? [matmul.gemm.m, matmul.gemm.n, matmul.gemm.k] : [matmul.node.shape.at(-2)!, matmul.node.shape.at(-1)!, x.shape.at(-1)!]
+  const batch = matmul.gemm ? 1 : matmul.node.shape.slice(0, -2).reduce((a, b) => a * b, 1)
+  return Math.min(m, n, k) >= tilingThreshold.minSide && batch * m * n * k >= tilingThreshold.minMacs
+}
+
+/**
  * The tiled-template plan for a kernel whose one contraction is at top level: a matmul with strided
  * operands, or a convolution through its implicit-GEMM loaders.
  */
@@ -174,8 +191,10 @@ const tiledPlan = (
   matmul: Contraction,
   isMaterialised: (n: Node) => boolean,
   sourceOf: (n: Node) => Source | undefined,
+  tiling: "auto" | "always",
 ): TiledMatmul | undefined => {
   if (matmul.value.loops.size > 0) return undefined
+  if (tiling === "auto" && !worthTiling(matmul)) return undefined
   const epilogue = builder.substitute(value, matmul.value, builder.external("acc", "f32"))
   if (matmul.gemm) return { batchShape: [], m: matmul.gemm.m, n: matmul.gemm.n, k: matmul.gemm.k, gemm: matmul.gemm, epilogue }
   const [x, y] = matmul.node.inputs as [Node, Node]

@@ -1,5 +1,5 @@
 /** Sample grids and scatter plots as PNG (fast-png), written atomically. */
-import { encode } from "fast-png"
+import { decode, encode } from "fast-png"
 import { writeFileAtomic, type WriteFailed } from "./atomic.ts"
 import type { Effect } from "effect"
 
@@ -40,6 +40,28 @@ export const scatterPlot = (series: readonly { readonly points: ArrayLike<number
         }
     }
   return encode({ width: size, height: size, data, channels: 3, depth: 8 })
+}
+
+/** PNGs composed into one: `rows` of images, left to right and top to bottom, on white. */
+export const stackPngs = (rows: readonly (readonly Uint8Array[])[]): Uint8Array => {
+  const decoded = rows.map((row) => row.map((png) => decode(png)))
+  const width = Math.max(...decoded.map((row) => row.reduce((w, img) => w + img.width, 0)))
+  const heights = decoded.map((row) => Math.max(...row.map((img) => img.height)))
+  const height = heights.reduce((a, b) => a + b, 0)
+  const data = new Uint8Array(width * height * 3).fill(255)
+  let top = 0
+  decoded.forEach((row, r) => {
+    let left = 0
+    for (const img of row) {
+      const channels = img.channels
+      for (let y = 0; y < img.height; y++)
+        for (let x = 0; x < img.width; x++)
+          for (let c = 0; c < 3; c++) data[((top + y) * width + left + x) * 3 + c] = Number(img.data[(y * img.width + x) * channels + (channels < 3 ? 0 : c)])
+      left += img.width
+    }
+    top += heights[r]!
+  })
+  return encode({ width, height, data, channels: 3, depth: 8 })
 }
 
 export const writePng = (path: string, png: Uint8Array): Effect.Effect<void, WriteFailed> => writeFileAtomic(path, png)

@@ -31,7 +31,7 @@ const cases: Case[] = [
 describe("the lane-layout matmul template", () => {
   for (const c of cases)
     test(`${c.name}: the expected form, equal to the oracle`, async () => {
-      const program = programOf(c.fn, c.specs)
+      const program = programOf(c.fn, c.specs, { tiling: "always" })
       const tiled = program.kernels.filter((k) => k.tiled)
       expect(tiled.length).toBe(1)
       expect(renderWgsl(program, tiled[0]!).split("\n")[0]).toMatch(c.form)
@@ -47,7 +47,7 @@ describe("implicit-GEMM convolutions in the lane layout", () => {
       const [gx, gw] = grad(y.mul(i.g!).sum(), [i.x!, i.w!])
       return { y, gx: gx!, gw: gw! }
     }
-    const program = programOf(fn, specs)
+    const program = programOf(fn, specs, { tiling: "always" })
     const forms = Object.fromEntries(program.kernels.filter((k) => k.tiled?.gemm).map((k) => [k.ops.find((o) => o.startsWith("conv2d"))!, renderWgsl(program, k).split("\n")[0]!]))
     // Output rows of 8 (conv2d, its input gradient) are vec4-aligned; the weight gradient's 3·3·3 = 27 columns are not.
     expect(forms.conv2d).toContain("vec4 stores")
@@ -63,7 +63,7 @@ describe("every rows-per-thread choice autotuning may pick", () => {
   for (const rows of [4, 8, 16])
     test(`${rows} rows per thread (matmul and convolution) equal the oracle`, async () => {
       const inputs = inputsFor(specs, rows)
-      const exe = await webgpuExecutable(gpu(), programOf(fn, specs), { ...defaultTiles, matmulRows: rows, gemmRows: rows })
+      const exe = await webgpuExecutable(gpu(), programOf(fn, specs, { tiling: "always" }), { ...defaultTiles, matmulRows: rows, gemmRows: rows })
       try {
         exe.poison()
         exe.run(inputs)
@@ -101,7 +101,7 @@ describe("CPU-adapter forms: row operand spread over subgroups, lane operand thr
   for (const c of formCases)
     test(`${c.name}: both forms equal the oracle`, async () => {
       const subgroups = gpu().features.has("subgroups") && gpu().adapter.subgroupMinSize >= 8
-      const program = programOf(c.fn, c.specs)
+      const program = programOf(c.fn, c.specs, { tiling: "always" })
       const on = { ...defaultTiles, subgroupChunk: subgroups ? 8 : 0, laneTextures: true }
       const off = { ...defaultTiles, subgroupChunk: 0, laneTextures: false }
       const titles = program.kernels.filter((k) => k.tiled).map((k) => renderWgsl(program, k, on).split("\n")[0]!)
@@ -128,7 +128,7 @@ describe("CPU-adapter forms: row operand spread over subgroups, lane operand thr
   test("a texture operand is refreshed on every run (new inputs, same executable)", async () => {
     const specs = { a: [8, 16], b: [16, 64] }
     const fn = (i: Record<string, Tensor>) => ({ out: matmul(i.a!, i.b!) })
-    const exe = await webgpuExecutable(gpu(), programOf(fn, specs), { ...defaultTiles, laneTextures: true })
+    const exe = await webgpuExecutable(gpu(), programOf(fn, specs, { tiling: "always" }), { ...defaultTiles, laneTextures: true })
     try {
       for (const seed of [1, 2]) {
         const inputs = inputsFor(specs, seed)

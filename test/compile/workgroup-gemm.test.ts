@@ -25,7 +25,7 @@ const convAndGrads = ({ x, w, g }: { x: Tensor; w: Tensor; g: Tensor }) => {
 
 describe("convolutions staged through workgroup memory (the GPU form)", () => {
   test("renders workgroup staging only when asked, and only for K ≥ 64", () => {
-    const program = programOf(convAndGrads, { x: [2, 8, 9, 7], w: [5, 8, 3, 3], g: [2, 5, 5, 4] })
+    const program = programOf(convAndGrads, { x: [2, 8, 9, 7], w: [5, 8, 3, 3], g: [2, 5, 5, 4] }, { tiling: "always" })
     const gemms = program.kernels.filter((k) => k.tiled?.gemm)
     expect(gemms.length).toBe(3)
     for (const k of gemms) {

@@ -8,7 +8,9 @@ import { InvalidOption } from "../../dsl/errors.ts"
 import { sde, type Sde } from "../../dsl/general-sde.ts"
 import { analyseSde } from "../../dsl/structure.ts"
 import { solve } from "../../dsl/solve.ts"
-import { auto, eulerMaruyama, heun, milstein, predictorCorrector, rk4, sra1, stochasticHeun, adaptive, type Solver } from "../../dsl/solvers.ts"
+import { auto, eulerMaruyama, heun, milstein, predictorCorrector, rk4, sra1, step, stochasticHeun, adaptive, type Solver } from "../../dsl/solvers.ts"
+import { compile } from "../../src/compile/compile.ts"
+import { explain } from "../../src/compile/explain.ts"
 import { concat, type Tensor } from "../../src/ir/tensor.ts"
 import { useGpu } from "../support/backends.ts"
 
@@ -63,6 +65,16 @@ describe("structure is read from the expressions", () => {
     for (const [process, shape, expected] of cases) {
       const result = await solve(process, auto(), { backend: "cpu", shape, x0: filled(shape[0]! * shape[1]!, 1), steps: 2 })
       expect(result.solver as string).toBe(expected)
+    }
+  })
+})
+
+describe("fusion", () => {
+  test("one step of Euler–Maruyama, Milstein (with its autodiff ∂σ/∂x), SRA1 or stochastic Heun on a tensor state is one kernel", async () => {
+    const strat = sde({ drift: (x) => x.mul(mu), diffusion: (x) => x.mul(sigma), calculus: "stratonovich" })
+    for (const [process, solver] of [[gbm, eulerMaruyama()], [gbm, milstein()], [ou, sra1()], [strat, stochasticHeun()]] as const) {
+      const exe = await compile(({ x, t, dt }: Record<string, Tensor>) => step(process, solver, x!, t!, dt!).x, { x: [64, 2], t: [], dt: [] }, { backend: "cpu" })
+      expect(explain(exe).dispatches).toBe(1)
     }
   })
 })
