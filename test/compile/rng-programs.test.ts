@@ -7,6 +7,7 @@ import { compile } from "../../src/compile/compile.ts"
 import { normalTolerance } from "../../src/compile/philox.ts"
 import { normal, rademacher, uniform, where, type Tensor } from "../../src/ir/tensor.ts"
 import { inputsFor, runOnce, useGpu, type HostResult } from "../support/backends.ts"
+import { correlation } from "../support/correlation.ts"
 
 // lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
 setDefaultTimeout(120_000)
@@ -17,17 +18,6 @@ const SLOW = 30_000
 
 const bits = (a: HostResult): number[] => Array.from(new Uint32Array(new Float32Array(a).buffer))
 
-const correlation = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let [ma, mb] = [0, 0]
-  for (let i = 0; i < a.length; i++) [ma, mb] = [ma + a[i]!, mb + b[i]!]
-  ;[ma, mb] = [ma / a.length, mb / a.length]
-  let [sab, saa, sbb] = [0, 0, 0]
-  for (let i = 0; i < a.length; i++) {
-    const [da, db] = [a[i]! - ma, b[i]! - mb]
-    ;[sab, saa, sbb] = [sab + da * db, saa + da * da, sbb + db * db]
-  }
-  return sab / Math.sqrt(saa * sbb)
-}
 
 const n = 4096
 const draws = () => ({ u: uniform([n]), r: rademacher([n]), z: normal([n]) })

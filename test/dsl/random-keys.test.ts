@@ -10,23 +10,13 @@ import { LOGIT_ALPHA } from "../../src/data/image-transforms.ts"
 import { flowBatchKeys, flowTransform } from "../../src/train/evaluate.ts"
 import { drawProbe } from "../../dsl/likelihood.ts"
 import { useGpu } from "../support/backends.ts"
+import { correlation } from "../support/correlation.ts"
 
 // lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
 setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 
-const correlation = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let [ma, mb] = [0, 0]
-  for (let i = 0; i < a.length; i++) [ma, mb] = [ma + a[i]!, mb + b[i]!]
-  ;[ma, mb] = [ma / a.length, mb / a.length]
-  let [sab, saa, sbb] = [0, 0, 0]
-  for (let i = 0; i < a.length; i++) {
-    const [da, db] = [a[i]! - ma, b[i]! - mb]
-    ;[sab, saa, sbb] = [sab + da * db, saa + da * da, sbb + db * db]
-  }
-  return sab / Math.sqrt(saa * sbb)
-}
 
 const sampleShape = [3, 8, 8]
 const size = 16

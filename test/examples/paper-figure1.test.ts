@@ -4,16 +4,16 @@
  * writes its figure. The README's figures come from the full default run.
  */
 import { expect, test, setDefaultTimeout } from "bun:test"
-import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { exampleScript, foreignImports } from "../support/examples.ts"
 
 setDefaultTimeout(600_000)
-const script = join(import.meta.dir, "../../examples/paper-figure1.ts")
+const script = exampleScript("paper-figure1.ts")
 
 test("imports only from sdeflow and node builtins", () => {
-  const sources = [...readFileSync(script, "utf8").matchAll(/from "([^"]+)"/g)].map((m) => m[1]!)
-  expect(sources.filter((s) => s !== "sdeflow" && !s.startsWith("node:"))).toEqual([])
+  expect(foreignImports(script)).toEqual([])
 })
 
 test("trains the three models, each test ELBO finite and the plug-in one improved, and writes figure1.png", () => {

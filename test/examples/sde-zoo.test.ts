@@ -1,15 +1,15 @@
 /** examples/sde-zoo.ts runs as a user's script: imports only "sdeflow", prints orders near theory, writes its PNG. */
 import { expect, test, setDefaultTimeout } from "bun:test"
-import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { exampleScript, foreignImports } from "../support/examples.ts"
 
 setDefaultTimeout(300_000)
-const script = join(import.meta.dir, "../../examples/sde-zoo.ts")
+const script = exampleScript("sde-zoo.ts")
 
 test("imports only from sdeflow and node builtins", () => {
-  const sources = [...readFileSync(script, "utf8").matchAll(/from "([^"]+)"/g)].map((m) => m[1]!)
-  expect(sources.filter((s) => s !== "sdeflow" && !s.startsWith("node:"))).toEqual([])
+  expect(foreignImports(script)).toEqual([])
 })
 
 test("solves the four SDEs on WebGPU, measures EM ≈ ½ and Milstein ≈ 1, and writes paths.png", () => {

@@ -1,0 +1,10 @@
+/** Test support for examples/: they are run as a user's scripts, importing only "sdeflow". */
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+
+/** The path of examples/<name>. */
+export const exampleScript = (name: string): string => join(import.meta.dir, "../../examples", name)
+
+/** Module specifiers an example imports other than "sdeflow" and node builtins (expected: none). */
+export const foreignImports = (script: string): string[] =>
+  [...readFileSync(script, "utf8").matchAll(/from "([^"]+)"/g)].map((m) => m[1]!).filter((s) => s !== "sdeflow" && !s.startsWith("node:"))
