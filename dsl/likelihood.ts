@@ -3,7 +3,7 @@
  *   log p₀(x) = log p_T(x(T)) + ∫_ε^T ∇·v(x(t), t) dt,
  * integrated forward with RK4 on the augmented state (x, ∫∇·v), on the device. ∇·v = f(t)·D − ½·g·∇·a:
  * the linear part is exact; ∇·a is exact (D vjps, for small D) or Hutchinson with one fixed probe per
- * trajectory (as FFJORD), so the estimate is unbiased.
+ * trajectory (as FFJORD), so the estimate is unbiased; several probes average independent trajectories.
  */
 import { compile, rademacher, vjp, type Tensor } from "../src/index.ts"
 import type { GpuHandle } from "../src/runtime/gpu.ts"
@@ -23,6 +23,8 @@ export interface LikelihoodOptions {
   /** "exact" takes D vector–Jacobian products per evaluation (fine for D ≲ 64). */
   readonly divergence?: "exact" | "hutchinson"
   readonly seed?: number
+  /** Hutchinson only: independent probes whose estimates are averaged (variance falls as 1/probes). Default 1. */
+  readonly probes?: number
   readonly inputs?: Readonly<Record<string, InputValue>>
 }
 
@@ -47,9 +49,9 @@ const divergenceOfA = (a: Tensor, x: Tensor, mode: "exact" | "hutchinson", probe
  * Compiles and runs the Hutchinson probe program: one fixed Rademacher sign per element, keyed by `seed`.
  * Its own salt stream keeps it independent of the data's noise (e.g. dequantisation run at the same seed).
  */
-export const drawProbe = async (backend: GpuHandle | "cpu", shape: readonly number[], seed: number): Promise<Executable> => {
+export const drawProbe = async (backend: GpuHandle | "cpu", shape: readonly number[], seed: number, index = 0): Promise<Executable> => {
   const program = await compile(() => rademacher(shape, { stream: "hutchinsonProbe" }), {}, { backend })
-  program.run({}, { seed })
+  program.run({}, { seed, step: index })
   return program
 }
 
@@ -65,6 +67,8 @@ export const probabilityFlowLikelihood = async (
   if (!(Number.isInteger(steps) && steps >= 1)) throw invalid("steps", steps, "need at least one step")
   if (!(eps > 0 && eps < sde.T)) throw invalid("eps", eps, `must lie in (0, T = ${sde.T})`)
   const mode = options.divergence ?? "exact"
+  const probes = options.probes ?? 1
+  if (!(Number.isInteger(probes) && probes >= 1)) throw invalid("probes", probes, "need a whole number of probes, at least one")
   const { backend, shape } = options
   const n = shape[0]!
   const inputs = options.inputs ?? {}
@@ -92,17 +96,29 @@ export const probabilityFlowLikelihood = async (
     { x: shape, total: [n], probe: shape, t: [], dt: [] },
     { backend },
   )
-  const probe = (await drawProbe(backend, shape, options.seed ?? 0)).output("out")
-  const dt = (sde.T - eps) / steps
-  rk4.runChain({
-    steps,
-    inputs: { ...inputs, x: data, total: new Float32Array(n), probe, t: eps, dt },
-    scalars: (i) => ({ t: eps + i * dt, dt }),
-    options: () => ({}),
-    feedback: { x: "x", total: "total" },
-  })
-  const [x, total] = [rk4.output("x"), rk4.output("total")]
   const final = await compile(({ x, total }: { x: Tensor; total: Tensor }) => priorLogDensity(sde, x).add(total), { x: shape, total: [n] }, { backend })
-  final.run({ x, total })
-  return (await final.read("out")) as Float32Array | Float64Array
+  const dt = (sde.T - eps) / steps
+  // The exact divergence uses no probe: one trajectory is the answer.
+  const trajectories = mode === "exact" ? 1 : probes
+  const mean = new Float64Array(n)
+  try {
+    for (let k = 0; k < trajectories; k++) {
+      const probe = await drawProbe(backend, shape, options.seed ?? 0, k)
+      rk4.runChain({
+        steps,
+        inputs: { ...inputs, x: data, total: new Float32Array(n), probe: probe.output("out"), t: eps, dt },
+        scalars: (i) => ({ t: eps + i * dt, dt }),
+        options: () => ({}),
+        feedback: { x: "x", total: "total" },
+      })
+      final.run({ x: rk4.output("x"), total: rk4.output("total") })
+      const logp = await final.read("out")
+      probe.destroy()
+      for (let i = 0; i < n; i++) mean[i] = mean[i]! + logp[i]! / trajectories
+    }
+  } finally {
+    rk4.destroy()
+    final.destroy()
+  }
+  return options.backend === "cpu" ? mean : Float32Array.from(mean)
 }

@@ -107,6 +107,18 @@ describe("probability-flow ODE likelihood (RK4 on the augmented state)", () => {
     expect(Math.max(...differences.map(Math.abs))).toBeGreaterThan(0.1)
   })
 
+  test("several Hutchinson probes average independent estimates: squared error falls about as 1/probes", async () => {
+    const sample = points.subarray(0, 400)
+    const squaredError = async (probes: number) => {
+      const ll = await probabilityFlowLikelihood(sde, model, sample, { backend: "cpu", shape: [200, 2], steps: 25, eps, divergence: "hutchinson", seed: 3, probes })
+      return mean(Array.from(ll, (v, i) => (v - oracle[i]!) ** 2))
+    }
+    const [one, eight] = [await squaredError(1), await squaredError(8)]
+    // 1/8 in expectation; over 200 samples the ratio lies well inside (1/16, 1/4).
+    expect(eight / one).toBeGreaterThan(1 / 16)
+    expect(eight / one).toBeLessThan(1 / 4)
+  })
+
   test("on WebGPU (float32) the exact-divergence likelihood agrees with the oracle to 1e-3", async () => {
     const ll = await probabilityFlowLikelihood(sde, model, points.subarray(0, 512), { backend: gpu(), shape: [256, 2], steps: 50, eps })
     let worst = 0
