@@ -96,15 +96,15 @@ export const solve = async <S extends State = Tensor>(process: Sde<S>, solver: S
   if (withBrownian && structure.zeroDiffusion) throw invalid("brownian", true, "this SDE is an ODE: no Brownian motion drives it")
   const asState = <V>(values: Readonly<Record<string, V>>): FieldsOf<S, V> => (isTensorShaped(shape) ? values[TENSOR_FIELD]! : values) as FieldsOf<S, V>
 
-  // The start state, as one input value per field.
+  // The start state, as one input value per field. A prior draw lives in the prior program's buffers,
+  // which the first step reads: both programs are destroyed when the solve returns or throws.
+  if (options.x0 === undefined && !process.prior) throw invalid("x0", undefined, `${process.name} has no prior to start from: give x0`)
+  using prior = options.x0 === undefined ? await compile(() => ({ ...fieldsOf(process.prior!(shape)) }), {}, { backend }) : undefined
   let state: Record<string, InputValue>
-  if (options.x0 !== undefined) state = isTensorShaped(shape) ? { [TENSOR_FIELD]: options.x0 as InputValue } : { ...(options.x0 as Record<string, InputValue>) }
-  else {
-    if (!process.prior) throw invalid("x0", undefined, `${process.name} has no prior to start from: give x0`)
-    const prior = await compile(() => ({ ...fieldsOf(process.prior!(shape)) }), {}, { backend })
+  if (prior) {
     prior.run({}, { seed, step: PRIOR_STEP })
     state = Object.fromEntries(fields.map((f) => [f, prior.output(f)]))
-  }
+  } else state = isTensorShaped(shape) ? { [TENSOR_FIELD]: options.x0 as InputValue } : { ...(options.x0 as Record<string, InputValue>) }
   for (const f of fields) if (state[f] === undefined) throw invalid(`x0.${f}`, undefined, `the start state has no value for field "${f}"`)
 
   const brownianShapes = Object.fromEntries(
@@ -116,7 +116,7 @@ export const solve = async <S extends State = Tensor>(process: Sde<S>, solver: S
     t: [],
     dt: [],
   }
-  const program = await compile(
+  using program = await compile(
     (i: Record<string, Tensor>) => {
       const x = stateLike<S>(shape, Object.fromEntries(fields.map((f) => [f, i[inputName(f)]!])))
       const result = step(process, chosen, x, i.t!, i.dt!, { substeps: options.substeps })

@@ -75,5 +75,6 @@ export const cpuExecutable = (program: Program, precision: Precision = "f64"): E
     },
     async check() {},
     destroy() {},
+    [Symbol.dispose]() {},
   }
 }

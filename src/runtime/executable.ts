@@ -30,7 +30,12 @@ export interface Chain {
   readonly inputs: Readonly<Record<string, InputValue>>
   /** Scalar inputs of step i (e.g. t, dt). */
   readonly scalars: (i: number) => Readonly<Record<string, number>>
+  /** Seed and step counter of step i (give each step its own `step` for independent noise). */
   readonly options: (i: number) => RunOptions
+  /**
+   * Output name → input name: after each step, that output becomes that input of the next step, on the
+   * device (`{ x: "x" }` feeds a solver's state forward). Inputs not named here keep their values.
+   */
   readonly feedback: Readonly<Record<string, string>>
 }
 
@@ -66,7 +71,10 @@ export interface Executable {
   poison(): void
   /** Rejects with the first validation error of any run so far (WebGPU), resolves otherwise. */
   check(): Promise<void>
+  /** Releases the executable's device buffers; running it afterwards is an error. */
   destroy(): void
+  /** `using exe = await compile(…)` destroys it when the block ends. */
+  [Symbol.dispose](): void
 }
 
 export const isDeviceValue = (v: InputValue): v is DeviceValue => typeof v === "object" && "shape" in v && "dtype" in v && !Array.isArray(v)

@@ -108,6 +108,13 @@ export const webgpuExecutable = async (
 
   let firstError: Validation | undefined
   let destroyed = false
+  /** Returns the buffers to the device's pool (the pipelines stay cached for other programs of the same forms). */
+  const destroy = (): void => {
+    if (destroyed) return
+    destroyed = true
+    for (const b of [...buffers, uniformBuffer, ...(paramBuffer ? [paramBuffer] : [])]) gpu.pool.release(b)
+    for (const step of steps) step.mirror?.texture.destroy()
+  }
   const outputOf = (name: string) => outputNamed(program, name)
   // The validation result of the latest run; earlier ones resolve first (scopes pop in order).
   let pending: Promise<void> = Promise.resolve()
@@ -244,11 +251,7 @@ export const webgpuExecutable = async (
       })
     },
     check,
-    destroy() {
-      if (destroyed) return
-      destroyed = true
-      for (const b of [...buffers, uniformBuffer, ...(paramBuffer ? [paramBuffer] : [])]) gpu.pool.release(b)
-      for (const step of steps) step.mirror?.texture.destroy()
-    },
+    destroy,
+    [Symbol.dispose]: destroy,
   }
 }
