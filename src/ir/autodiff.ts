@@ -154,10 +154,14 @@ export const vjp = (output: Tensor, wrt: readonly Tensor[], cotangent: Tensor): 
   return wrt.map((w) => grads.get(w.node.id) ?? zeros(w.shape))
 }
 
-/** Gradient of a scalar (or summed) `output` with respect to each of `wrt`. */
+/**
+ * Gradient of a scalar `output` (one element) with respect to each of `wrt`. A larger output is an error,
+ * as in JAX: summing it silently would hide a loss that forgot its reduction; `vjp` takes a cotangent.
+ */
 export const grad = (output: Tensor, wrt: readonly Tensor[]): Tensor[] => {
-  const scalar = sizeOf(output.shape) === 1 ? output : output.sum()
-  return vjp(scalar, wrt, ones(scalar.shape))
+  if (sizeOf(output.shape) !== 1)
+    throw programError("grad", `grad needs a scalar output, got shape [${output.shape}]: reduce it (sum, mean) first, or use vjp with a cotangent`)
+  return vjp(output, wrt, ones(output.shape))
 }
 
 /** `[output, grad(output, wrt)]`, sharing the forward graph. */

@@ -222,7 +222,7 @@ describe("second order", () => {
   })
 
   test("the parameter gradient of |∇ₓ f|² (score-matching style grad of grad) matches central differences", () =>
-    checkGradient((i) => grad(mlp(i), [i.x!])[0]!.square().sum(), mlpSpecs, { wrt: params, lo: -1, hi: 1 }))
+    checkGradient((i) => grad(mlp(i).sum(), [i.x!])[0]!.square().sum(), mlpSpecs, { wrt: params, lo: -1, hi: 1 }))
 })
 
 // ---------------------------------------------------------------------------------------------------

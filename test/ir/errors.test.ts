@@ -3,7 +3,7 @@
  * and the user's line; an unrepresentable value is a `ProgramError`.
  */
 import { describe, expect, test, setDefaultTimeout } from "bun:test"
-import { vjp } from "../../src/ir/autodiff.ts"
+import { grad, vjp } from "../../src/ir/autodiff.ts"
 import { ProgramError, ShapeError } from "../../src/ir/errors.ts"
 import { concat, constant, conv2d, conv2dGradInput, conv2dGradWeight, full, input, matmul, where, type Tensor } from "../../src/ir/tensor.ts"
 
@@ -116,5 +116,14 @@ describe("ProgramError for values a program cannot represent", () => {
     expect(error).toBeInstanceOf(ProgramError)
     expect(error.message).toContain("[4]")
     expect(error.message).toContain("[3]")
+  })
+
+  test("grad of a non-scalar output (as in JAX: no silent sum), naming its shape", () => {
+    const x = t([3])
+    const error = errorOf(() => grad(x.exp(), [x])) as ProgramError
+    expect(error).toBeInstanceOf(ProgramError)
+    expect(error.message).toContain("scalar output, got shape [3]")
+    expect(grad(x.exp().sum(), [x])[0]!.shape).toEqual([3])
+    expect(grad(x.exp().sum().reshape([1, 1]), [x])[0]!.shape).toEqual([3])
   })
 })
