@@ -1,12 +1,4 @@
 /** Typed misuse errors of the SDE DSL, each naming the offending value. */
-import { Data } from "effect"
 
-/** An option outside its domain (λ ∉ [0, 1], ε ≥ T, steps < 1, …): `option` names it. */
-export class InvalidOption extends Data.TaggedError("InvalidOption")<{
-  readonly message: string
-  readonly option: string
-  readonly value: unknown
-}> {}
-
-export const invalid = (option: string, value: unknown, why: string): InvalidOption =>
-  new InvalidOption({ option, value, message: `${option} = ${JSON.stringify(value)}: ${why}` })
+// Option errors are shared with the compiler (src/ cannot import dsl/): defined beside ShapeError.
+export { InvalidOption, invalid, checkKeys } from "../src/ir/errors.ts"

@@ -11,7 +11,7 @@
  * f, g makes the inference SDE the forward SDE and the bound the plug-in reverse SDE's ELBO.
  */
 import { constant, full, normal, rademacher, tensorData, vjp, type Tensor, type TensorLike } from "../src/index.ts"
-import { invalid } from "./errors.ts"
+import { checkKeys, invalid } from "./errors.ts"
 import { hutchinson } from "./objectives.ts"
 
 export interface GenerativeSde {
@@ -94,6 +94,7 @@ export const generalElboStep = (gen: GenerativeSde, y: Tensor, t: Tensor, h: Ten
 
 /** Per-sample lower bound [N] (nats) on log p_T(x) for data x [N, …]: the inference SDE unrolled in the program. */
 export const generalElbo = (gen: GenerativeSde, x: Tensor, options: GeneralElboOptions): Tensor => {
+  checkKeys<GeneralElboOptions>("generalElbo", options, { a: true, steps: true, divergence: true, probes: true, jacobianPenalty: true })
   if (!(Number.isInteger(options.steps) && options.steps >= 1)) throw invalid("steps", options.steps, "need at least one step")
   const h = gen.T / options.steps
   let y = x

@@ -8,7 +8,7 @@
  * (additive? diagonal? zero?) is declared: `analyseSde` reads it from the traced expressions.
  */
 import { constant, Tensor, zeros, type TensorLike } from "../src/ir/tensor.ts"
-import { invalid } from "./errors.ts"
+import { checkKeys, invalid } from "./errors.ts"
 import { checkHorizon } from "./sde.ts"
 import { fieldsOf, stateLike, type Fields, type ShapeOf, type State } from "./state.ts"
 
@@ -55,6 +55,7 @@ const checkNoise = (noise: Noise): Noise => {
 
 /** dX = drift(X, t) dt + diffusion(X, t) dW on [0, T]. */
 export const sde = <S extends State = Tensor>(spec: SdeSpec<S>): Sde<S> => {
+  checkKeys<SdeSpec<S>>("sde", spec, { name: true, drift: true, diffusion: true, noise: true, calculus: true, T: true, prior: true, score: true })
   if (typeof spec.drift !== "function") throw invalid("drift", typeof spec.drift, "drift is a function (x, t) => state")
   if (typeof spec.diffusion !== "function") throw invalid("diffusion", typeof spec.diffusion, "diffusion is a function (x, t) => tensor")
   const calculus = spec.calculus ?? "ito"

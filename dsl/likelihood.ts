@@ -9,9 +9,9 @@ import { compile, rademacher, vjp, type Tensor } from "../src/index.ts"
 import type { GpuHandle } from "../src/runtime/gpu.ts"
 import type { Executable, InputValue } from "../src/runtime/executable.ts"
 import { tensorData } from "../src/ir/tensor.ts"
-import { invalid } from "./errors.ts"
+import { checkKeys, invalid } from "./errors.ts"
 import { timeToTensor } from "./lower-time.ts"
-import { aOf, type DriftModel } from "./reverse.ts"
+import { aOf, checkDriftModel, type DriftModel } from "./reverse.ts"
 import { diffusion, drift, driftDivergence, priorLogDensity, type LinearSde } from "./sde.ts"
 
 export interface LikelihoodOptions {
@@ -62,6 +62,8 @@ export const probabilityFlowLikelihood = async (
   data: InputValue,
   options: LikelihoodOptions,
 ): Promise<Float32Array | Float64Array> => {
+  checkKeys<LikelihoodOptions>("probabilityFlowLikelihood", options, { backend: true, shape: true, steps: true, eps: true, divergence: true, seed: true, probes: true, inputs: true })
+  checkDriftModel(model)
   const steps = options.steps ?? 100
   const eps = options.eps ?? 1e-5
   if (!(Number.isInteger(steps) && steps >= 1)) throw invalid("steps", steps, "need at least one step")

@@ -8,9 +8,9 @@
  * All return per-sample tensors [N]; noise and t are drawn inside the kernels.
  */
 import { normal, rademacher, vjp, where, type Tensor } from "../src/index.ts"
-import { invalid } from "./errors.ts"
+import { checkKeys, invalid } from "./errors.ts"
 import { sampleTimes, uniformTime, type TimeSampling } from "./importance.ts"
-import { aOf, type DriftModel } from "./reverse.ts"
+import { aOf, checkDriftModel, type DriftModel } from "./reverse.ts"
 import { coefficient, diffusion, driftDivergence, perturb, priorLogDensity, type LinearSde } from "./sde.ts"
 import { timeToTensor } from "./lower-time.ts"
 import { full } from "../src/ir/tensor.ts"
@@ -30,6 +30,8 @@ export interface DsmOptions {
 
 /** Per-sample DSM loss [N] for data x0 [N, …]. */
 export const dsm = (sde: LinearSde, model: DriftModel, x0: Tensor, options: DsmOptions = {}): Tensor => {
+  checkKeys<DsmOptions>("dsm", options, { t: true, weighting: true })
+  checkDriftModel(model)
   const n = x0.shape[0]!
   const sampling = options.t ?? uniformTime()
   const { t, weight } = sampleTimes(sde, sampling, n)
@@ -80,6 +82,8 @@ export const hutchinson = (h: Tensor, x: Tensor, probe: "rademacher" | "gaussian
  *   log p_T(y_T) + (−∇·μ(y, t) − ½‖a(y, t)‖²)/q(t),  y ~ q(y_t | x), μ = g·a − f.
  */
 export const elbo = (sde: LinearSde, model: DriftModel, x: Tensor, options: ElboOptions = {}): Tensor => {
+  checkKeys<ElboOptions>("elbo", options, { t: true, probe: true, probes: true, divergence: true })
+  checkDriftModel(model)
   const n = x.shape[0]!
   const { t, weight } = sampleTimes(sde, options.t ?? uniformTime(1e-5), n)
   const y = perturb(sde, x, t, normal(x.shape))

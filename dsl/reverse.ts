@@ -6,7 +6,7 @@
  * λ = 0 is the reverse SDE, λ = 1 the probability-flow ODE. With the score parameterisation a = g·s.
  */
 import { zeros, type Tensor } from "../src/ir/tensor.ts"
-import { invalid } from "./errors.ts"
+import { checkKeys, invalid } from "./errors.ts"
 import type { Sde } from "./general-sde.ts"
 import { diffusion, drift, priorSample, type LinearSde } from "./sde.ts"
 
@@ -29,12 +29,22 @@ export interface ReverseSde extends Sde<Tensor> {
 export const aOf = (sde: LinearSde, model: DriftModel, x: Tensor, t: Tensor): Tensor =>
   "a" in model ? model.a(x, t) : diffusion(sde, x, t).mul(model.score(x, t))
 
+/** A model is `{ a }` or `{ score }`, each a function (x, t) => tensor: anything else is named before tracing. */
+export const checkDriftModel = (model: DriftModel): void => {
+  const m = model as unknown as Record<string, unknown> | undefined
+  const given = m && typeof m === "object" ? Object.keys(m) : []
+  if (m && typeof m === "object" && (typeof m.a === "function" || typeof m.score === "function")) return
+  throw invalid("model", given.length ? `{ ${given.join(", ")} }` : m, "a model is { a: (x, t) => tensor } or { score: (x, t) => tensor }")
+}
+
 /** s(x, t) = a/g of either parameterisation. */
 export const scoreOf = (sde: LinearSde, model: DriftModel, x: Tensor, t: Tensor): Tensor =>
   "score" in model ? model.score(x, t) : model.a(x, t).div(diffusion(sde, x, t))
 
 /** The λ-family of generative SDEs sharing the marginals of `sde` when a is the true a. */
 export const pluginReverse = (sde: LinearSde, model: DriftModel, options: { lambda?: number } = {}): ReverseSde => {
+  checkKeys("pluginReverse", options, { lambda: true })
+  checkDriftModel(model)
   const lambda = options.lambda ?? 0
   if (!(lambda >= 0 && lambda <= 1)) throw invalid("lambda", lambda, "λ must lie in [0, 1] (0: reverse SDE, 1: probability-flow ODE)")
   const rev = { sde, model, lambda }

@@ -6,7 +6,7 @@
 import { linearMarginals, type LinearMarginals, type TimeExpr, type TimeLike, constant, evaluate, show } from "./time/index.ts"
 import { timeToTensor } from "./lower-time.ts"
 import { normal, type Tensor } from "../src/ir/tensor.ts"
-import { invalid } from "./errors.ts"
+import { checkKeys, invalid } from "./errors.ts"
 
 export interface LinearSde {
   readonly kind: "linear"
@@ -42,6 +42,7 @@ export const checkHorizon = (T: number): number => {
 
 /** dx = f(t)·x dt + g(t) dW on [0, T], with its marginals derived. */
 export const linearSde = (spec: LinearSdeSpec): LinearSde => {
+  checkKeys<LinearSdeSpec>("linearSde", spec, { name: true, f: true, g: true, T: true, quadrature: true })
   const T = checkHorizon(spec.T ?? 1)
   const [f, g] = [lift(spec.f), lift(spec.g)]
   const marginals = linearMarginals({ f, g, T, quadrature: spec.quadrature })

@@ -9,7 +9,7 @@ import { compile, type Tensor } from "../src/index.ts"
 import type { CompileProgress } from "../src/runtime/pipelines.ts"
 import type { GpuHandle } from "../src/runtime/gpu.ts"
 import type { InputValue } from "../src/runtime/executable.ts"
-import { invalid } from "./errors.ts"
+import { checkKeys, invalid } from "./errors.ts"
 import type { Sde } from "./general-sde.ts"
 import { fieldShapes, fieldsOf, isTensorShaped, stateLike, TENSOR_FIELD, type FieldsOf, type ShapeOf, type State } from "./state.ts"
 import { analyseSde, type SdeStructure } from "./structure.ts"
@@ -79,7 +79,12 @@ const segmentEnds = (t0: number, t1: number, saveAt: readonly number[]): number[
   return [...saveAt, t1]
 }
 
+const solveOptionKeys: Record<keyof SolveOptions, true> = {
+  backend: true, shape: true, x0: true, t0: true, t1: true, steps: true, seed: true, inputs: true, maxSteps: true, saveAt: true, brownian: true, substeps: true, onCompile: true,
+}
+
 export const solve = async <S extends State = Tensor>(process: Sde<S>, solver: Solver, options: SolveOptions<S>): Promise<Solution<S>> => {
+  checkKeys<SolveOptions<S>>("solve", options, solveOptionKeys)
   if (!(Number.isInteger(options.steps) && options.steps >= 1)) throw invalid("steps", options.steps, "need at least one step")
   const { backend, shape } = options
   const structure: SdeStructure = analyseSde(process, shape)

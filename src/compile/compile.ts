@@ -4,7 +4,7 @@
  */
 import type { DType, Node } from "../ir/node.ts"
 import { input, resetSalts, Tensor } from "../ir/tensor.ts"
-import { programError } from "../ir/errors.ts"
+import { checkKeys, invalid, programError } from "../ir/errors.ts"
 import { buildProgram, type Program } from "./program.ts"
 import type { Precision } from "./js.ts"
 import type { GpuHandle } from "../runtime/gpu.ts"
@@ -33,6 +33,8 @@ export interface CompileOptions {
   /** Called as the program's pipelines compile (WebGPU only): done/total, how many were reused. */
   readonly onCompile?: (progress: CompileProgress) => void
 }
+
+const compileOptionKeys: Record<keyof CompileOptions, true> = { backend: true, fuse: true, precision: true, tiling: true, workgroupMemory: true, onCompile: true }
 
 /** Calls `fn` on fresh input tensors and returns its output graph (named "out" for a single tensor). */
 export const trace = <I extends Record<string, InputSpec>>(
@@ -70,7 +72,10 @@ export const compile = async <I extends Record<string, InputSpec>>(
   specs: I,
   options: CompileOptions,
 ): Promise<Executable> => {
+  checkKeys<CompileOptions>("compile", options, compileOptionKeys)
   const gpu = options.backend === "cpu" ? undefined : options.backend
+  if (gpu !== undefined && !(typeof gpu === "object" && gpu !== null && "device" in gpu && "limits" in gpu))
+    throw invalid("backend", options.backend, 'give "cpu" (the oracle) or a GPU handle from withGpu or the Gpu layer')
   const program = programOf(fn, specs, {
     fuse: options.fuse,
     tiling: options.tiling,

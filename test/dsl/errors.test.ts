@@ -119,3 +119,29 @@ describe("misuse of the SDE DSL fails with typed errors that name the problem", 
     await expectInvalid(() => compile(({ x }) => elbo(sde, model, x, { probes: 0 }), { x: [4, 2] }, { backend: "cpu" }), "probes", "0")
   })
 })
+
+describe("plain-JavaScript misuse is caught at run time, naming the key and the value", () => {
+  // Each call bypasses the types as a .js caller would.
+  const loose = <T>(value: unknown) => value as T
+
+  test('backend: "CPU" (not "cpu", not a GPU handle)', () =>
+    expectInvalid(() => compile(({ x }) => x.exp(), { x: [2] }, { backend: loose("CPU") }), "backend", '"CPU"'))
+
+  test("a model without a or score: { scores }", () =>
+    expectInvalid(() => pluginReverse(sde, loose({ scores: () => undefined })), "model", "{ scores }"))
+
+  test("a misspelt option is named with the nearest known one", async () => {
+    await expectInvalid(() => pluginReverse(sde, model, loose({ lamda: 0.5 })), "pluginReverse.lamda", 'did you mean "lambda"')
+    await expectInvalid(() => solve(probabilityFlow(sde, model), rk4(), loose({ backend: "cpu", shape: [4, 2], steps: 2, seeed: 1 })), "solve.seeed", 'did you mean "seed"')
+    await expectInvalid(() => compile(({ x }) => x.exp(), { x: [2] }, loose({ backend: "cpu", fuze: false })), "compile.fuze", 'did you mean "fuse"')
+  })
+
+  test("λ = NaN is shown as NaN, not null", () => expectInvalid(() => pluginReverse(sde, model, { lambda: NaN }), "lambda", "lambda = NaN"))
+
+  test("a model of the wrong shape inside a solver step is reported at the user's line, not inside dsl/", async () => {
+    const wrong = pluginReverse(sde, { score: (x) => x.reshape([x.size]) })
+    const error = (await caught(() => solve(wrong, eulerMaruyama(), { backend: "cpu", shape: [8, 2], steps: 2 }))) as { message: string; site: string }
+    expect(error.site).toContain("test/dsl/errors.test.ts")
+    expect(error.message).not.toContain("dsl/solvers.ts")
+  })
+})
