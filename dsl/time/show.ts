@@ -1,5 +1,5 @@
 /** Human-readable rendering of time expressions: "0.1 + 19.9·t", "exp(-0.05·t - 4.975·t²)". */
-import type { TimeExpr } from "./expr.ts"
+import type { TimeExpr } from "./nodes.ts"
 
 // Precedence: a child is parenthesised when its level is below what its parent needs.
 const SUM = 0

@@ -12,11 +12,11 @@
  * views only) so that lanes run along the rows. (Transposing everything narrower than 256 columns measured
  * 1.4× slower on the 128-wide MLP layers: interleaved min-of-6, 322 vs 235 ms per train step.)
  */
-import type { Kernel, Program } from "./program.ts"
+import type { Kernel, Program, TiledMatmul } from "./program.ts"
 import type { StridedView } from "./strided.ts"
-import { batchOffset, epilogueBindings, header, TILE_N, tileStores, vec4Aligned, type TiledMatmul, type TileShape } from "./tiled-matmul.ts"
+import { batchOffset, epilogueBindings, header, TILE_N, tileStores, vec4Aligned, type TileShape } from "./tiled-matmul.ts"
 import { renderKLoop, subgroupParams, withSubgroups } from "./subgroup-k-loop.ts"
-import { storageType } from "./wgsl.ts"
+import { storageType } from "./wgsl-syntax.ts"
 import { param } from "./wgsl-literal.ts"
 
 /** Most lanes per workgroup; narrow outputs get fewer (at least one SIMD vector's worth). */

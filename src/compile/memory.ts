@@ -4,8 +4,13 @@
  */
 import type { DType, Node } from "../ir/node.ts"
 import { sizeOf } from "../ir/shape.ts"
-import type { Slot } from "./program.ts"
 import type { Placement } from "./assemble.ts"
+
+/** A buffer: its size, and the element type of what it holds. */
+export interface Slot {
+  readonly bytes: number
+  readonly dtype: DType
+}
 
 export interface MemoryPlan {
   readonly slots: Slot[]

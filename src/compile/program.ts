@@ -5,15 +5,14 @@
 import { makeNode, opName, topoSort, type DType, type Node } from "../ir/node.ts"
 import { programError } from "../ir/errors.ts"
 import { sizeOf, type Shape } from "../ir/shape.ts"
-import { lowerKernel, type Contraction, type Source } from "./lower.ts"
+import { lowerKernel, type Contraction, type GemmView, type Source } from "./lower.ts"
 import { ScalarBuilder, scalarOrder, type Scalar } from "./scalar.ts"
 import { isSource, schedule } from "./schedule.ts"
 import { simplify } from "./simplify.ts"
-import { planMemory } from "./memory.ts"
+import { planMemory, type Slot } from "./memory.ts"
 import { groupSiblings } from "./siblings.ts"
 import { assembleConcats } from "./assemble.ts"
-import { stridedView } from "./strided.ts"
-import type { TiledMatmul } from "./tiled-matmul.ts"
+import { stridedView, type StridedView } from "./strided.ts"
 
 export interface ProgramInput {
   readonly name: string
@@ -51,9 +50,19 @@ export interface Kernel {
   readonly tiled?: TiledMatmul
 }
 
-export interface Slot {
-  readonly bytes: number
-  readonly dtype: DType
+/** What the tiled template (tiled-matmul.ts) needs to know about a kernel's matmul; `tiledPlan` makes it. */
+export interface TiledMatmul {
+  readonly batchShape: readonly number[]
+  readonly m: number
+  readonly n: number
+  readonly k: number
+  /** Strided views (binding + offset + strides over [...batch, rows, cols]) of A [.., M, K] and B [.., K, N]. */
+  readonly a?: { readonly binding: number; readonly view: StridedView }
+  readonly b?: { readonly binding: number; readonly view: StridedView }
+  /** Or element loaders (convolutions as implicit GEMMs). */
+  readonly gemm?: GemmView
+  /** The kernel value with the matmul replaced by the external `acc`: the epilogue. */
+  readonly epilogue: Scalar
 }
 
 export interface Program {

@@ -6,7 +6,7 @@
 import { programError } from "../ir/errors.ts"
 import { sizeOf } from "../ir/shape.ts"
 import type { Tensor } from "../ir/tensor.ts"
-import type { Init } from "./init.ts"
+import type { Init } from "./initializer.ts"
 
 /** One parameter: its shape and how to initialise it. */
 export interface ParamDecl {

@@ -2,26 +2,12 @@
  * The Bun platform edge: WebGPU through bun-webgpu (Dawn via bun:ffi).
  * Only this folder imports Bun-specific modules, so the core stays browser-portable.
  */
-import { setupGlobals } from "bun-webgpu"
 import { Gpu, openGpu, withGpuFrom, type GpuHandle, type GpuPlatform } from "../runtime/gpu.ts"
-import { installPoliteTicker } from "./polite-ticker.ts"
+import { bunGpu } from "./bun-gpu.ts"
 import { vulkanDriverReport } from "./vulkan-drivers.ts"
 import { compileWorkers } from "./compile-workers.ts"
 
-let installed = false
-
-/** The `GPU` entry point on Bun, installing bun-webgpu's globals once. */
-export const bunGpu = (): GPU => {
-  // Mesa's lavapipe logs an error on every start without it.
-  process.env.XDG_RUNTIME_DIR ??= "/tmp"
-  if (!installed) {
-    setupGlobals()
-    // Unless SDEFLOW_GPU_POLL=spin: bun-webgpu's own busy poll (see polite-ticker.ts).
-    if (process.env.SDEFLOW_GPU_POLL !== "spin") installPoliteTicker(navigator.gpu)
-    installed = true
-  }
-  return navigator.gpu
-}
+export { bunGpu } from "./bun-gpu.ts"
 
 /** What Bun adds: the Vulkan driver report, and child processes that compile pipelines on the other cores. */
 export const bunPlatform: GpuPlatform = { driverReport: vulkanDriverReport, pipelineWarmer: compileWorkers }

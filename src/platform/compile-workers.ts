@@ -7,10 +7,11 @@
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs"
 import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
-import type { AdapterSummary } from "../runtime/gpu.ts"
+import { closeGpu, openGpu, type AdapterSummary } from "../runtime/gpu.ts"
 import type { PipelineRequest, PipelineWarmer } from "../runtime/pipelines.ts"
 import { isCpuAdapterSummary } from "../runtime/adapter-policy.ts"
 import { shaderCacheReport } from "./shader-cache.ts"
+import { bunGpu } from "./bun-gpu.ts"
 
 /** One line per compiled pipeline on the worker's stdout. */
 const DONE = "compiled"
@@ -54,8 +55,6 @@ export const compileWorkers = (adapter: AdapterSummary): PipelineWarmer | undefi
 if (import.meta.main) {
   // A worker: compile the shard, report each pipeline, never start workers of its own.
   process.env.SDEFLOW_COMPILE_WORKER = "1"
-  const { bunGpu } = await import("./bun.ts")
-  const { closeGpu, openGpu } = await import("../runtime/gpu.ts")
   const shard = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as PipelineRequest[]
   const gpu = await openGpu(bunGpu())
   let reported = 0

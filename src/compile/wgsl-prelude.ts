@@ -1,0 +1,70 @@
+/** WGSL helpers a kernel calls by name: the numerics prelude, and random draws (with philox.ts). */
+import type { Scalar } from "./scalar.ts"
+
+/** Numerically careful helpers WGSL lacks; mirrored exactly by `scalar-eval.ts` on the CPU. */
+export const wgslPrelude = /* wgsl */ `
+var<private> sdf_inf_bits: u32 = 0x7f800000u;
+var<private> sdf_nan_bits: u32 = 0x7fc00000u;
+// log1p and expm1 must not call log/exp near 1/0: WGSL bounds log only absolutely there and
+// lavapipe loses all relative accuracy (19% error at x = 1e-7 with the log-based corrections of
+// Goldberg and Kahan). Small |x| use series instead: log1p(x) = 2 atanh(s), s = x / (2 + x), |s| ≤ 0.053,
+// truncated after s^7 (relative error < 1e-11); expm1's Taylor polynomial to x^6 (< 3e-10 for |x| < 0.1).
+fn sdf_log1p(x: f32) -> f32 {
+  if (abs(x) < 0.1) {
+    let s = x / (2.0 + x);
+    let s2 = s * s;
+    return 2.0 * s * (1.0 + s2 * (0.33333334 + s2 * (0.2 + s2 * 0.14285715)));
+  }
+  let u = 1.0 + x;
+  return log(u) * (x / (u - 1.0));
+}
+fn sdf_expm1(x: f32) -> f32 {
+  if (abs(x) < 0.1) {
+    return x * (1.0 + x * (0.5 + x * (0.16666667 + x * (0.041666668 + x * (0.008333334 + x * 0.0013888889)))));
+  }
+  return exp(x) - 1.0;
+}
+// tanh = -expm1(-2|x|) / (2 + expm1(-2|x|)): never overflows, unlike (e^2x - 1)/(e^2x + 1), and
+// keeps its relative accuracy near 0, where 1 - exp(-2|x|) would cancel (1% error at x = 1e-6).
+fn sdf_tanh(x: f32) -> f32 { let e = sdf_expm1(-2.0 * abs(x)); return sign(x) * (-e) / (2.0 + e); }
+fn sdf_sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+fn sdf_softplus(x: f32) -> f32 { return max(x, 0.0) + sdf_log1p(exp(-abs(x))); }
+// Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7.
+fn sdf_erf(x: f32) -> f32 {
+  let a = abs(x);
+  let t = 1.0 / (1.0 + 0.3275911 * a);
+  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign(x) * (1.0 - poly * exp(-a * a));
+}
+// x^y; WGSL's pow is undefined for x < 0, ours follows the integer-exponent convention.
+fn sdf_pow(x: f32, y: f32) -> f32 {
+  if (x > 0.0) { return pow(x, y); }
+  if (x == 0.0) { return select(select(bitcast<f32>(sdf_inf_bits), 1.0, y == 0.0), 0.0, y > 0.0); }
+  if (y != floor(y)) { return bitcast<f32>(sdf_nan_bits); }
+  let m = pow(-x, y);
+  return select(-m, m, (abs(y) % 2.0) == 0.0);
+}
+`
+
+const randomWgsl: Record<string, string> = {
+  uniform: "rng_uniform(bits.x)",
+  normal: "rng_normal(bits.x, bits.y)",
+  rademacher: "rng_rademacher(bits.x)",
+}
+
+/** The `sdf_random_*` draws of kernel bodies, over philox.ts's `random_bits`. */
+export const randomPrelude = /* wgsl */ `
+fn sdf_random_uniform(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.uniform}; }
+fn sdf_random_normal(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.normal}; }
+fn sdf_random_rademacher(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.rademacher}; }
+fn sdf_random_uniform_at(salt: u32, step: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, step, u32(index)); return ${randomWgsl.uniform}; }
+fn sdf_random_normal_at(salt: u32, step: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, step, u32(index)); return ${randomWgsl.normal}; }
+fn sdf_random_rademacher_at(salt: u32, step: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, step, u32(index)); return ${randomWgsl.rademacher}; }
+`
+
+/** Whether a scalar DAG draws random numbers (its kernel then includes philox and the random prelude). */
+export const usesRandom = (s: Scalar, seen = new Set<number>()): boolean => {
+  if (seen.has(s.id)) return false
+  seen.add(s.id)
+  return s.op.k === "random" || s.args.some((a) => usesRandom(a, seen))
+}
