@@ -7,12 +7,12 @@
 import type { Kernel, Program, TiledMatmul } from "./program.ts"
 import type { GemmView } from "./lower.ts"
 import type { Scalar } from "./scalar.ts"
-import { offsetIndex, renderBody } from "./render.ts"
+import { renderBody } from "./render.ts"
 import { lanesFor } from "./lane-matmul.ts"
 import { renderKLoop, subgroupParams, withSubgroups } from "./subgroup-k-loop.ts"
 import { header, TILE_N, tileStores, type TileShape } from "./tiled-matmul.ts"
 import { epilogueSyntax } from "./wgsl-syntax.ts"
-import { param } from "./wgsl-literal.ts"
+import { param, paramOffsetIndex } from "./wgsl-literal.ts"
 
 /** K from which the workgroup-memory form pays for its barriers. */
 const SHARED_MIN_K = 64
@@ -97,7 +97,7 @@ const renderSharedGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g: G
     ...rows.flatMap((i) =>
       cols.map(
         (j) =>
-          `  if (tile_row + first_row + ${i} < ${param(g.m)} && tile_col + first_col + ${j} < ${param(g.n)}) { let g = out_index(tile_row + first_row + ${i}, tile_col + first_col + ${j}); out[${offsetIndex("g", kernel.writeOffset, param)}] = epilogue(g, acc${i}[${j}]); }`,
+          `  if (tile_row + first_row + ${i} < ${param(g.m)} && tile_col + first_col + ${j} < ${param(g.n)}) { let g = out_index(tile_row + first_row + ${i}, tile_col + first_col + ${j}); out[${paramOffsetIndex("g", kernel.writeOffset)}] = epilogue(g, acc${i}[${j}]); }`,
       ),
     ),
     `}`,

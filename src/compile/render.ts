@@ -78,4 +78,4 @@ export const renderBodies = (roots: readonly Scalar[], syntax: Syntax, indent = 
 }
 
 /** Where a result at `index` is stored: shifted by the kernel's write offset (parts of an assembled concat). */
-export const offsetIndex = (index: string, offset: number, show: (n: number) => string = String): string => (offset === 0 ? index : `${index} + ${show(offset)}`)
+export const offsetIndex = (index: string, offset: number): string => (offset === 0 ? index : `${index} + ${offset}`)

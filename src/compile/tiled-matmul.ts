@@ -10,12 +10,12 @@
  */
 import { philoxWgsl } from "./philox.ts"
 import type { Kernel, Program, TiledMatmul } from "./program.ts"
-import { offsetIndex, renderBody } from "./render.ts"
+import { renderBody } from "./render.ts"
 import type { Scalar } from "./scalar.ts"
 import type { StridedView } from "./strided.ts"
 import { epilogueSyntax, storageType } from "./wgsl-syntax.ts"
 import { randomPrelude, usesRandom, wgslPrelude } from "./wgsl-prelude.ts"
-import { param, paramsDeclaration } from "./wgsl-literal.ts"
+import { param, paramOffsetIndex, paramsDeclaration } from "./wgsl-literal.ts"
 
 /** Register-tile rows per thread and workgroup staging: chosen per adapter (see runtime/autotune.ts). */
 export interface TileShape {
@@ -77,7 +77,7 @@ export interface TileStore {
  * kernel: matmul 1024³ 17 → 13.4 GFLOP/s with `.sin()`, → 12.5 with a bias; in two phases 16.9 and 16.2.
  */
 export const tileStores = (kernel: Kernel, t: TiledMatmul, stores: readonly TileStore[], vec: boolean, indent: string): string[] => {
-  const at = vec ? `(${offsetIndex("g", kernel.writeOffset, param)}) / 4` : offsetIndex("g", kernel.writeOffset, param)
+  const at = vec ? `(${paramOffsetIndex("g", kernel.writeOffset)}) / 4` : paramOffsetIndex("g", kernel.writeOffset)
   const apply = (v: string) => (vec ? `vec4<f32>(${[0, 1, 2, 3].map((j) => `epilogue(g + ${j}, ${v}[${j}])`).join(", ")})` : `epilogue(g, ${v})`)
   const line = (s: TileStore, body: string) => `${indent}if (${s.guard}) { let g = ${s.index}; ${body} }`
   if (t.epilogue.op.k === "external" || kernel.outputType !== "f32") return stores.map((s) => line(s, `out[${at}] = ${apply(s.acc)};`))

@@ -41,3 +41,9 @@ export const PARAMS_UNIFORM = "sdf_p"
 
 /** Where a kernel declares its parameter uniform, at binding `binding` (removed when it has none). */
 export const paramsDeclaration = (binding: number): string => `${MARK_OPEN}params@${binding}${MARK_CLOSE}`
+
+/**
+ * Where a WGSL kernel stores a result at `index`, shifted by its write offset, the offset always a parameter
+ * (also when it is 0): kernels writing the parts of one flat buffer (a gradient's) then share one form.
+ */
+export const paramOffsetIndex = (index: string, offset: number): string => `${index} + ${param(offset)}`

@@ -7,10 +7,10 @@ import { defaultTiles, type TileShape } from "./tiled-matmul.ts"
 import { laneGrid, laneTexture, renderLaneMatmul, type OperandTexture } from "./lane-matmul.ts"
 import { loaderGrid, renderLoaderMatmul } from "./loader-matmul.ts"
 import type { Kernel, Program } from "./program.ts"
-import { offsetIndex, renderBodies } from "./render.ts"
+import { renderBodies } from "./render.ts"
 import { epilogueSyntax, storageType } from "./wgsl-syntax.ts"
 import { randomPrelude, usesRandom, wgslPrelude } from "./wgsl-prelude.ts"
-import { param, paramsDeclaration } from "./wgsl-literal.ts"
+import { param, paramOffsetIndex, paramsDeclaration } from "./wgsl-literal.ts"
 import { liftConstants, type FormRegistry, type LiftedKernel } from "./lift-constants.ts"
 
 /** Name of a kernel's j-th output array: `out`, then `out1`, `out2`, … for siblings. */
@@ -84,7 +84,7 @@ const renderMarkedWgsl = (program: Program, kernel: Kernel, options: WgslOptions
     `  let gid = i32(id.x + id.y * ${param(groupsX * WORKGROUP, "u32")});`,
     `  if (gid >= ${param(kernel.threads)}) { return; }`,
     ...lines,
-    ...outputs.map((o, j) => `  ${outName(j)}[${offsetIndex("gid", o.writeOffset, param)}] = ${o.outputType === "bool" ? `select(0u, 1u, ${results[j]})` : results[j]};`),
+    ...outputs.map((o, j) => `  ${outName(j)}[${paramOffsetIndex("gid", o.writeOffset)}] = ${o.outputType === "bool" ? `select(0u, 1u, ${results[j]})` : results[j]};`),
     `}`,
     ``,
   ].join("\n")
