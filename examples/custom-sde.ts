@@ -4,30 +4,18 @@
  * f and g are time expressions: the library derives m(t), v(t) and the prior from them symbolically
  * (or by quadrature where no closed form exists), so nothing else about the SDE is written by hand.
  *
- * The script trains an MLP drift a(x, t) on the two moons with the training loop (`train`), then samples
- * the newest checkpoint's EMA weights with Euler–Maruyama (λ = 0, the reverse SDE) and with RK4 (λ = 1, the
+ * The script trains an MLP drift a(x, t) on the two moons with the training loop (`fit`), then samples
+ * the final EMA weights with Euler–Maruyama (λ = 0, the reverse SDE) and with RK4 (λ = 1, the
  * probability-flow ODE), prints the energy distance of each to fresh data, and writes a scatter plot.
  *
  *   npx bun run examples/custom-sde.ts [--steps 1500] [--out runs/custom-sde]    # ~75 s on a 2-core CPU (lavapipe)
  */
-import { Effect, Stream } from "effect"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
-import { compile, withGpu } from "../src/index.ts"
-import { mlp } from "../src/nn/mlp.ts"
-import { initParams } from "../src/nn/init.ts"
-import { toySample } from "../src/data/toy.ts"
-import { energyDistance } from "../src/data/energy-distance.ts"
-import { scatterPlot } from "../src/io/png-grid.ts"
-import { writeFileAtomicSync } from "../src/io/atomic.ts"
-import { latestCheckpoint } from "../src/train/checkpoint.ts"
-import { train } from "../src/train/loop.ts"
-import { progressPrinter } from "../src/train/progress.ts"
-import { generate, type TrainedModel } from "../src/train/sample.ts"
-import type { TrainSpec } from "../src/train/programs.ts"
-import { linearSde } from "../dsl/sde.ts"
-import { evaluate, t } from "../dsl/time/index.ts"
-import { uniformTime } from "../dsl/importance.ts"
+import {
+  compile, energyDistance, fit, generate, initParams, linearSde, mlp, progressPrinter, scatterPlot, t, time, toySample, uniformTime, withGpu,
+  writeFileAtomicSync, type TrainedModel, type TrainSpec,
+} from "sdeflow"
 
 const { values: args } = parseArgs({ options: { steps: { type: "string", default: "1500" }, out: { type: "string", default: "runs/custom-sde" }, seed: { type: "string", default: "0" } } })
 const [steps, seed, out] = [Number(args.steps), Number(args.seed), args.out!]
@@ -38,7 +26,7 @@ const phase = t.add(s).mul(Math.PI / 2 / (1 + s))
 const beta = phase.sin().div(phase.cos()).mul(Math.PI / (1 + s))
 // tan φ → ∞ as t → 1; stopping at T = 0.98 leaves m(T) ≈ 0.03, i.e. the prior is N(0, ≈1) already.
 const cosineVp = linearSde({ name: "cosine-vp", f: beta.mul(-0.5), g: beta.sqrt(), T: 0.98 })
-const [m, v] = [evaluate(cosineVp.marginals.meanWeight, cosineVp.T), evaluate(cosineVp.marginals.variance, cosineVp.T)]
+const [m, v] = [time.evaluate(cosineVp.marginals.meanWeight, cosineVp.T), time.evaluate(cosineVp.marginals.variance, cosineVp.T)]
 console.log(`${cosineVp.name}: g(t) = ${cosineVp.g}; derived m(T) = ${m.toFixed(4)}, v(T) = ${v.toFixed(4)}`)
 
 // ---- training: the same loop as `sdeflow train` ------------------------------------------------------
@@ -58,20 +46,14 @@ const spec: TrainSpec = {
 }
 
 await withGpu(async (gpu) => {
-  const printer = progressPrinter({ every: 200 })
   const config = { example: "custom-sde", sde: cosineVp.name, steps, seed }
-  await Effect.runPromise(
-    Stream.runForEach(train({ spec, backend: gpu, steps, lr: 2e-3, seed, out, initialParams: initParams(network, seed), checkpointEvery: 500, config }), (event) =>
-      Effect.sync(() => printer(event)),
-    ),
-  )
+  const { ema } = await fit({
+    spec, backend: gpu, steps, lr: 2e-3, seed, out, initialParams: initParams(network, seed), checkpointEvery: 500, config,
+    onEvent: progressPrinter({ every: 200 }),
+  })
 
-  // ---- sampling: EMA weights of the newest checkpoint, two solvers -----------------------------------
-  const shapes = Object.fromEntries(Object.entries(network.params).map(([name, d]) => [name, d.shape]))
-  const latest = await Effect.runPromise(latestCheckpoint(join(out, "checkpoints"), shapes))
-  if (!latest.found) throw new Error(`no checkpoint in ${out}/checkpoints`)
-  const weights = Object.fromEntries(Object.entries(latest.found.checkpoint.ema).map(([name, p]) => [name, p.data]))
-  const model: TrainedModel = { sde: cosineVp, network, parameterisation: "a", weights, sampleShape: [2] }
+  // ---- sampling: the final EMA weights, two solvers ----------------------------------------------------
+  const model: TrainedModel = { sde: cosineVp, network, parameterisation: "a", weights: ema, sampleShape: [2] }
 
   const count = 1000
   const draw = await compile(() => toySample("moons", count), {}, { backend: gpu })

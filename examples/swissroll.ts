@@ -4,24 +4,12 @@
  *
  *   npx bun run examples/swissroll.ts [--steps 2000] [--out runs/swissroll]
  */
-import { Effect, Stream } from "effect"
+import { join } from "node:path"
 import { parseArgs } from "node:util"
-import { compile, withGpu } from "../src/index.ts"
-import { mlp } from "../src/nn/mlp.ts"
-import { initParams } from "../src/nn/init.ts"
-import { toySample } from "../src/data/toy.ts"
-import { scatterPlot } from "../src/io/png-grid.ts"
-import { writeFileAtomicSync } from "../src/io/atomic.ts"
-import { train } from "../src/train/loop.ts"
-import { driftModel, paramInputs, type TrainSpec } from "../src/train/programs.ts"
-import { progressPrinter } from "../src/train/progress.ts"
-import { vp } from "../dsl/library/index.ts"
-import { importanceTime } from "../dsl/importance.ts"
-import { elbo } from "../dsl/objectives.ts"
-import { pluginReverse } from "../dsl/reverse.ts"
-import { solve } from "../dsl/solve.ts"
-import { eulerMaruyama, rk4 } from "../dsl/solvers.ts"
-import { energyDistance } from "../src/data/energy-distance.ts"
+import {
+  compile, driftModel, elbo, energyDistance, eulerMaruyama, fit, importanceTime, initParams, mlp, paramInputs, pluginReverse, progressPrinter,
+  rk4, scatterPlot, solve, toySample, vp, withGpu, writeFileAtomicSync, type TrainSpec,
+} from "sdeflow"
 
 const { values: args } = parseArgs({ options: { steps: { type: "string", default: "2000" }, out: { type: "string", default: "runs/swissroll" }, seed: { type: "string", default: "0" } } })
 const steps = Number(args.steps)
@@ -46,19 +34,11 @@ const spec: TrainSpec = {
 const count = 2000
 
 await withGpu(async (gpu) => {
-  const printer = progressPrinter()
-  await Effect.runPromise(
-    Stream.runForEach(
-      train({ spec, backend: gpu, steps, lr: 2e-3, seed, out, initialParams: initParams(network, seed), checkpointEvery: 500, config: { example: "swissroll", steps, seed } }),
-      (event) => Effect.sync(() => printer(event)),
-    ).pipe(Effect.scoped),
-  )
-  // Read the trained EMA weights back from the newest checkpoint's program state by re-running training's
-  // last checkpoint: the loop leaves them in out/checkpoints; load them for evaluation and sampling.
-  const { latestCheckpoint } = await import("../src/train/checkpoint.ts")
-  const shapes = Object.fromEntries(Object.entries(network.params).map(([n, d]) => [n, d.shape]))
-  const latest = await Effect.runPromise(latestCheckpoint(join(out, "checkpoints"), shapes))
-  const weights = Object.fromEntries(Object.entries(latest.found!.checkpoint.ema).map(([n, t]) => [n, t.data]))
+  // The training loop to completion; `ema` holds the final EMA weights by parameter name.
+  const { ema: weights } = await fit({
+    spec, backend: gpu, steps, lr: 2e-3, seed, out, initialParams: initParams(network, seed), checkpointEvery: 500,
+    config: { example: "swissroll", steps, seed }, onEvent: progressPrinter(),
+  })
   const model = driftModel(network, paramInputs(network), "a")
 
   const dataProgram = await compile(() => toySample("swissroll", count), {}, { backend: gpu })
@@ -87,7 +67,3 @@ await withGpu(async (gpu) => {
   )
   console.log(`wrote ${join(out, "swissroll.png")} (grey: data, blue: λ = 0, red: λ = 1)`)
 })
-
-function join(...parts: string[]) {
-  return parts.join("/")
-}

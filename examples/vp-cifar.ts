@@ -8,14 +8,8 @@
  *
  * Ctrl-C writes a checkpoint; running the same command again resumes from it.
  */
-import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Stream } from "effect"
 import { parseArgs } from "node:util"
-import { BunGpu } from "../src/platform/bun.ts"
-import { Gpu } from "../src/runtime/gpu.ts"
-import { decodeConfig, type PresetName } from "../src/train/config.ts"
-import { progressPrinter } from "../src/train/progress.ts"
-import { trainingRun } from "../src/train/run.ts"
+import { fitPreset, NoAdapter, presets, progressPrinter, withGpu, type PresetName } from "sdeflow"
 
 const { values: flags } = parseArgs({
   options: {
@@ -28,32 +22,33 @@ const { values: flags } = parseArgs({
   },
 })
 const number = (s: string | undefined) => (s === undefined ? undefined : Number(s))
+const preset = flags.preset as PresetName
+const overrides = { debias: flags.debias, steps: number(flags.steps), batch: number(flags.batch), out: flags.out, seed: number(flags.seed) }
 
-const main = Effect.gen(function* () {
-  const config = yield* decodeConfig(flags.preset as PresetName, {
-    debias: flags.debias,
-    steps: number(flags.steps),
-    batch: number(flags.batch),
-    out: flags.out,
-    seed: number(flags.seed),
+// Ctrl-C / SIGTERM stop the run: the loop writes a checkpoint first, and the same command resumes from it.
+const stop = new AbortController()
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort())
+
+try {
+  await withGpu(async (gpu) => {
+    console.log(`device: ${gpu.adapter.description}; preset ${preset}; output ${flags.out ?? presets[preset]?.out}/`)
+    let lastPhase = ""
+    await fitPreset(preset, overrides, {
+      backend: gpu,
+      onEvent: progressPrinter(),
+      onData: (p) => {
+        if (p.phase !== lastPhase) console.log(`CIFAR-10: ${p.phase}…`)
+        lastPhase = p.phase
+      },
+      signal: stop.signal,
+    })
   })
-  const gpu = yield* Gpu
-  console.log(`device: ${gpu.adapter.description}; preset ${flags.preset}; output ${config.out}/`)
-  let lastPhase = ""
-  const printer = progressPrinter()
-  yield* Stream.runForEach(
-    trainingRun(config, gpu, (p) => {
-      const phase = `${p.phase}`
-      if (phase !== lastPhase) console.log(`CIFAR-10: ${phase}…`)
-      lastPhase = phase
-    }),
-    (event) => Effect.sync(() => printer(event)),
-  )
-}).pipe(
-  Effect.scoped,
-  Effect.provide(BunGpu),
+} catch (error) {
+  if (stop.signal.aborted) process.exit(130)
   // No usable WebGPU adapter: say what is missing and how to install it, once, and exit 2 (as `sdeflow` does).
-  Effect.catchTag("NoAdapter", (e) => Effect.sync(() => (console.error(e.message), process.exit(2)))),
-)
-
-NodeRuntime.runMain(main)
+  if (error instanceof NoAdapter) {
+    console.error(error.message)
+    process.exit(2)
+  }
+  throw error
+}

@@ -26,6 +26,7 @@ import { pluginReverse } from "../../dsl/reverse.ts"
 import { solve } from "../../dsl/solve.ts"
 import type { Solver } from "../../dsl/solvers.ts"
 import type { ElboOptions } from "../../dsl/objectives.ts"
+import { invalid, type InvalidOption } from "../../dsl/errors.ts"
 
 /** A training run failed; `cause` carries the underlying typed error. */
 export class TrainFailed extends Data.TaggedError("TrainFailed")<{ readonly message: string; readonly cause?: unknown }> {}
@@ -55,12 +56,35 @@ export interface TrainOptions {
   readonly config: unknown
 }
 
+/** What a finished run reports (also written to `<out>/summary.json`). */
+export interface RunSummary {
+  /** Optimizer steps the run has reached, rejected ones included. */
+  readonly steps: number
+  /** Wall-clock seconds of this process's steps (a resumed run counts from its restart). */
+  readonly seconds: number
+  readonly rejected: number
+  /** Loss of the last accepted step of this process, if it took one. */
+  readonly finalLoss?: number
+  /** Test bits/dim of the last evaluation, if any. */
+  readonly finalBpd?: number
+  readonly evaluations: readonly { readonly step: number; readonly bpd: number }[]
+}
 
-/** Streams the events of a run; fails with TrainFailed. */
+/** The first option outside its domain: such a run would do nothing, or nothing but rejected steps. */
+const invalidOption = (options: TrainOptions): InvalidOption | undefined => {
+  if (!Number.isInteger(options.steps) || options.steps < 0) return invalid("steps", options.steps, "expected a whole number ≥ 0")
+  if (!Number.isFinite(options.lr) || options.lr <= 0) return invalid("lr", options.lr, "expected a finite number > 0")
+  if (!Number.isInteger(options.spec.batch) || options.spec.batch < 1) return invalid("batch", options.spec.batch, "expected a whole number ≥ 1")
+  return undefined
+}
+
+/** Streams the events of a run; fails with TrainFailed (an invalid option: its `cause` is the `InvalidOption`). */
 export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFailed> =>
   Stream.callback<TrainEvent, TrainFailed>((queue) =>
     Effect.gen(function* () {
       const fail = (message: string, cause?: unknown) => new TrainFailed({ message, cause })
+      const bad = invalidOption(options)
+      if (bad) return yield* fail(bad.message, bad)
       const metricsPath = join(options.out, "metrics.jsonl")
       // A full disk must fail the run with a typed error, not throw out of the generator as a defect.
       const emit = (event: TrainEvent) =>
@@ -91,9 +115,11 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
         const params = packHost(options.initialParams, layout)
         return { params, m: new Float32Array(layout.size), v: new Float32Array(layout.size), ema: params.slice() }
       }
-      let state: Record<StateName, InputValue> = resumed
-        ? { params: pack(resumed.params), m: pack(resumed.adam.m), v: pack(resumed.adam.v), ema: pack(resumed.ema) }
-        : fresh()
+      // Initial parameters that do not fit the network fail the run (the cause names the parameter).
+      let state: Record<StateName, InputValue> = yield* Effect.try({
+        try: () => (resumed ? { params: pack(resumed.params), m: pack(resumed.adam.m), v: pack(resumed.adam.v), ema: pack(resumed.ema) } : fresh()),
+        catch: (e) => fail(`initial parameters: ${(e as Error).message}`, e),
+      })
       let step = resumed?.step ?? 0
       let rejected = (resumed?.rng as { rejected?: number } | undefined)?.rejected ?? 0
       yield* emit({
@@ -207,7 +233,7 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
         lastSaved = step
       }
       const seconds = (performance.now() - started) / 1000
-      const summary = { steps: step, seconds, rejected, finalLoss: history.at(-1)?.loss, finalBpd: evals.at(-1)?.bpd, evaluations: evals }
+      const summary: RunSummary = { steps: step, seconds, rejected, finalLoss: history.at(-1)?.loss, finalBpd: evals.at(-1)?.bpd, evaluations: evals }
       yield* writeFileAtomic(join(options.out, "summary.json"), JSON.stringify(summary, null, 2)).pipe(Effect.mapError((e) => fail(e.message, e)))
       yield* emit({ _tag: "Finished", step, seconds, rejected })
       yield* Queue.end(queue)

@@ -5,6 +5,11 @@ import { join } from "node:path"
 /** The path of examples/<name>. */
 export const exampleScript = (name: string): string => join(import.meta.dir, "../../examples", name)
 
-/** Module specifiers an example imports other than "sdeflow" and node builtins (expected: none). */
+/**
+ * Module specifiers an example imports other than "sdeflow" and node builtins (expected: none): static
+ * imports and re-exports (`from "…"`), side-effect imports (`import "…"`), dynamic `import(…)` and `require(…)`.
+ */
 export const foreignImports = (script: string): string[] =>
-  [...readFileSync(script, "utf8").matchAll(/from "([^"]+)"/g)].map((m) => m[1]!).filter((s) => s !== "sdeflow" && !s.startsWith("node:"))
+  [...readFileSync(script, "utf8").matchAll(/(?:\bfrom|\bimport|\bimport\s*\(|\brequire\s*\()\s*(["'`])([^"'`]+)\1/g)]
+    .map((m) => m[2]!)
+    .filter((s) => s !== "sdeflow" && !s.startsWith("node:"))

@@ -8,7 +8,6 @@ import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { grad, type Tensor } from "../../src/index.ts"
 import { programOf } from "../../src/compile/compile.ts"
 import { ProgramError } from "../../src/ir/errors.ts"
-import { mlp } from "../../src/nn/mlp.ts"
 import { initParams } from "../../src/nn/init.ts"
 import { adamStep } from "../../src/nn/optim.ts"
 import { clipByGlobalNorm } from "../../src/nn/optim-clip.ts"
@@ -17,30 +16,19 @@ import { warmupLr } from "../../src/nn/optim-warmup.ts"
 import { flatten, packHost, paramLayout, unpackHost } from "../../src/nn/param-layout.ts"
 import { input } from "../../src/ir/tensor.ts"
 import { toySample } from "../../src/data/toy.ts"
-import { driftModel, paramInputs, stateNames, trainStep, type TrainSpec } from "../../src/train/programs.ts"
-import { vp } from "../../dsl/library/index.ts"
+import { driftModel, paramInputs, stateNames, trainStep } from "../../src/train/programs.ts"
 import { dsm } from "../../dsl/objectives.ts"
 import { expectClose, randomData, runOnce, useGpu } from "../support/backends.ts"
+import { tinySpec } from "../support/tiny-train.ts"
 
 // lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
 setDefaultTimeout(120_000)
 
 const gpu = useGpu()
 
-const network = mlp({ dataDim: 2, hidden: [16, 16] })
+const spec = tinySpec()
+const network = spec.network
 const layout = paramLayout(network.params)
-const spec: TrainSpec = {
-  sde: vp(),
-  network,
-  parameterisation: "a",
-  objective: { kind: "dsm", options: {} },
-  batch: 32,
-  sampleShape: [2],
-  data: { kind: "device", sample: (n) => toySample("swissroll", n) },
-  warmup: 10,
-  gradClip: 0.05,
-  emaDecay: 0.99,
-}
 
 /** The same step with one input and one update per parameter (the formulation before flat state). */
 const perParameterStep = (): Record<string, Tensor> => {
