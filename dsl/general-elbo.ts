@@ -10,7 +10,8 @@
  * a continuous normalizing flow trained by exact maximum likelihood; μ = g·a − f with the forward SDE's
  * f, g makes the inference SDE the forward SDE and the bound the plug-in reverse SDE's ELBO.
  */
-import { constant, full, normal, rademacher, tensorData, vjp, type Tensor, type TensorLike } from "../src/index.ts"
+import { vjp } from "../src/ir/autodiff.ts"
+import { constant, full, normal, rademacher, tensorData, type Tensor, type TensorLike } from "../src/ir/tensor.ts"
 import { checkKeys, invalid } from "./errors.ts"
 import { hutchinson } from "./objectives.ts"
 

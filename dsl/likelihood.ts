@@ -5,7 +5,9 @@
  * the linear part is exact; ∇·a is exact (D vjps, for small D) or Hutchinson with one fixed probe per
  * trajectory (as FFJORD), so the estimate is unbiased; several probes average independent trajectories.
  */
-import { compile, rademacher, vjp, type Tensor } from "../src/index.ts"
+import { compile } from "../src/compile/compile.ts"
+import { vjp } from "../src/ir/autodiff.ts"
+import { rademacher, type Tensor } from "../src/ir/tensor.ts"
 import type { GpuHandle } from "../src/runtime/gpu.ts"
 import type { Executable, InputValue } from "../src/runtime/executable.ts"
 import { tensorData } from "../src/ir/tensor.ts"

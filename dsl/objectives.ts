@@ -7,7 +7,8 @@
  *  - bits/dim.
  * All return per-sample tensors [N]; noise and t are drawn inside the kernels.
  */
-import { normal, rademacher, vjp, where, type Tensor } from "../src/index.ts"
+import { vjp } from "../src/ir/autodiff.ts"
+import { normal, rademacher, where, type Tensor } from "../src/ir/tensor.ts"
 import { checkKeys, invalid } from "./errors.ts"
 import { sampleTimes, uniformTime, type TimeSampling } from "./importance.ts"
 import { aOf, checkDriftModel, type DriftModel } from "./reverse.ts"

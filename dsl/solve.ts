@@ -5,7 +5,8 @@
  * on the batch it is in. `saveAt` returns the path at given times; `brownian` returns the driving
  * Brownian motion W(t) − W(t0) alongside, the same path the solver used (strong errors need it).
  */
-import { compile, type Tensor } from "../src/index.ts"
+import { compile } from "../src/compile/compile.ts"
+import type { Tensor } from "../src/ir/tensor.ts"
 import type { CompileProgress } from "../src/runtime/pipelines.ts"
 import type { GpuHandle } from "../src/runtime/gpu.ts"
 import type { InputValue } from "../src/runtime/executable.ts"
