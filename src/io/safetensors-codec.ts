@@ -236,7 +236,8 @@ const multiIndex = (index: number, shape: readonly number[]): number[] => {
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((dim, i) => dim === b[i])
 
-const checkSync = (file: Safetensors, expected: ExpectedTensors, options: CheckOptions): Safetensors => {
+/** `checkAgainst` without Effect: throws the SafetensorsError. */
+export const checkSafetensorsSync = (file: Safetensors, expected: ExpectedTensors, options: CheckOptions): Safetensors => {
   const missing = Object.keys(expected).filter((name) => !Object.hasOwn(file.tensors, name))
   if (missing.length > 0) {
     throw new SafetensorsError({ reason: "missing", message: `checkpoint lacks ${missing.length} expected tensor(s): ${missing.join(", ")}`, tensor: missing[0] })
@@ -276,4 +277,4 @@ const checkSync = (file: Safetensors, expected: ExpectedTensors, options: CheckO
  * dtype and shape of each, and NaN/Inf when `rejectNonFinite`. Succeeds with the same file.
  */
 export const checkAgainst = (file: Safetensors, expected: ExpectedTensors, options: CheckOptions = {}): Effect.Effect<Safetensors, SafetensorsError> =>
-  safetensorsEffect(() => checkSync(file, expected, options))
+  safetensorsEffect(() => checkSafetensorsSync(file, expected, options))

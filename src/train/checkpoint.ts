@@ -14,9 +14,10 @@ import { checkAgainst, readSafetensors, ReadFailed, SafetensorsError, writeSafet
 import { sameShape } from "../ir/shape.ts"
 import type { ParamSpec } from "../nn/module.ts"
 import type { HostParams, HostTensor } from "../nn/optim.ts"
+import { CheckpointError, checkpointFormat, checkpointGroups as groups, checkpointTensors, type CheckpointReason } from "./checkpoint-layout.ts"
 
-/** The `format` metadata value; bumped when the layout changes incompatibly. */
-export const checkpointFormat = "sdeflow-checkpoint/1"
+export { CheckpointError, checkpointFormat, checkpointTensors, type CheckpointReason } from "./checkpoint-layout.ts"
+
 
 /** Everything needed to resume a run bit-for-bit. `rng` and `config` are any JSON values. */
 export interface Checkpoint<Config = unknown, Rng = unknown> {
@@ -30,21 +31,10 @@ export interface Checkpoint<Config = unknown, Rng = unknown> {
   readonly config: Config
 }
 
-/** Why a checkpoint could not be saved or loaded, beyond the safetensors layer's own errors. */
-export type CheckpointReason = "metadata" | "config" | "state" | "not-json" | "checksum"
-
-/** A checkpoint that is inconsistent or whose metadata fails its schema; `keys` names every bad key. */
-export class CheckpointError extends Data.TaggedError("CheckpointError")<{
-  readonly message: string
-  readonly reason: CheckpointReason
-  readonly path: string
-  readonly keys: readonly string[]
-}> {}
 
 /** Every way loading a checkpoint can fail. */
 export type LoadError = ReadFailed | SafetensorsError | CheckpointError
 
-const groups = { params: "params", ema: "ema", m: "adam.m", v: "adam.v" } as const
 
 /** The four tensor groups of a checkpoint, keyed by their name prefix in the file. */
 const stateOf = (ckpt: Checkpoint): Record<string, HostParams> => ({
@@ -141,9 +131,6 @@ export const saveCheckpoint = (path: string, ckpt: Checkpoint): Effect.Effect<vo
 
 // ---- load ----------------------------------------------------------------------------------------
 
-/** What a checkpoint of a model with parameters `spec` must contain: four F32 tensors per parameter. */
-export const checkpointTensors = (spec: ParamSpec): ExpectedTensors =>
-  Object.fromEntries(Object.values(groups).flatMap((g) => Object.entries(spec).map(([name, shape]) => [`${g}/${name}`, { shape, dtype: "F32" as const }])))
 
 const prefixPath = (path: string) => (e: SafetensorsError) => (e.message.startsWith(path) ? e : new SafetensorsError({ reason: e.reason, tensor: e.tensor, message: `${path}: ${e.message}` }))
 

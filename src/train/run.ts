@@ -4,35 +4,24 @@
  * Shared by `sdeflow train` and the examples.
  */
 import { Effect, Stream } from "effect"
-import type { Tensor } from "../ir/tensor.ts"
 import type { GpuHandle } from "../runtime/gpu.ts"
-import { unet } from "../nn/unet.ts"
-import { mlp } from "../nn/mlp.ts"
 import { initParams } from "../nn/init.ts"
-import type { Layer } from "../nn/module.ts"
 import { loadCifar10, type LoadProgress } from "../data/cifar10.ts"
 import { IMAGE_BYTES, type Cifar10 } from "../data/cifar-dataset.ts"
 import { epochPermutation } from "../data/batch-sampler.ts"
 import { dequantizeLogit, logitToUnit } from "../data/image-transforms.ts"
 import { toySample, type ToyDataset } from "../data/toy.ts"
 import { imageGrid, scatterPlot } from "../io/png-grid.ts"
-import { vp, subvp, ve } from "../../dsl/library/index.ts"
 import { importanceTime, uniformTime } from "../../dsl/importance.ts"
 import { eulerMaruyama } from "../../dsl/solvers.ts"
-import type { LinearSde } from "../../dsl/sde.ts"
 import type { TrainConfig } from "./config.ts"
+import { networkFor, sdeFor } from "./model-for.ts"
+
+export { networkFor, sdeFor } from "./model-for.ts"
 import { train, TrainFailed, type TrainOptions } from "./loop.ts"
 import type { TrainSpec } from "./programs.ts"
 import type { TrainEvent } from "./events.ts"
 
-/** The score network of `config`: the DDPM UNet for images, the MLP for 2-D data. */
-export const networkFor = (config: TrainConfig): Layer<[Tensor, Tensor]> =>
-  config.dataset === "cifar10"
-    ? unet({ inputChannels: 3, inputHeight: 32, ch: config.ch, chMult: config.chMult, numResBlocks: config.numResBlocks, attnResolutions: config.attnResolutions })
-    : mlp({ dataDim: 2, hidden: config.hidden })
-
-/** The SDE of `config`, with the library's default schedule. */
-export const sdeFor = (config: TrainConfig): LinearSde => ({ vp, subvp, ve })[config.sde]()
 
 /** One sample's shape for `config`'s dataset. */
 export const sampleShapeFor = (config: TrainConfig): readonly number[] => (config.dataset === "cifar10" ? [3, 32, 32] : [2])
