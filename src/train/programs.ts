@@ -6,7 +6,8 @@
  * single kernel then updates all parameters, both Adam moments and the EMA. Inputs and outputs share
  * the four names, so feeding step k's outputs to step k+1 is a loop over them.
  */
-import { grad, type Tensor } from "../index.ts"
+import { grad } from "../ir/autodiff.ts"
+import type { Tensor } from "../ir/tensor.ts"
 import type { Layer } from "../nn/module.ts"
 import { adamStep } from "../nn/optim.ts"
 import { clipByGlobalNorm } from "../nn/optim-clip.ts"
