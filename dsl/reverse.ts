@@ -10,7 +10,11 @@ import { checkKeys, invalid } from "./errors.ts"
 import type { Sde } from "./general-sde.ts"
 import { diffusion, drift, priorSample, type LinearSde } from "./sde.ts"
 
-/** Default end time of generation: the marginal at ε, where the score is still well-defined. */
+/**
+ * ε: the default end time of generation — the marginal at ε, where the score is still well-defined —
+ * and the smallest ε that training and evaluation give importance-sampled time (`importanceTime`),
+ * whose density q(t) ∝ g²/v is held flat below ε instead of growing without bound.
+ */
 export const DEFAULT_END_TIME = 1e-3
 
 /** The learned term: a(x, t) directly (the paper's drift parameterisation) or the score s(x, t). */

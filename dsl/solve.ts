@@ -19,6 +19,15 @@ import { checkSolver, chooseSolver, step, type Solver } from "./solvers.ts"
 /** The step counter of the prior draw: one no solver step reaches, so its noise is its own. */
 const PRIOR_STEP = 0x7fffffff
 
+/**
+ * The adaptive solver's step-size controller: a PI controller on the scaled error with Söderlind's
+ * gains for an error estimate of order 3 (Bogacki–Shampine 3(2)). The next step is the last one times
+ * `safety`·error^(−proportional/order)·previous^(integral/order) after an accepted step, or
+ * `safety`·error^(−1/order) after a rejected one, and never grows or shrinks by more than
+ * `maxGrowth` / `minShrink` at once.
+ */
+const STEP_CONTROL = { order: 3, safety: 0.9, proportional: 0.7, integral: 0.4, maxGrowth: 5, minShrink: 0.2 } as const
+
 export type HostValues = Float32Array | Float64Array
 
 export interface SolveOptions<S extends State = Tensor> {
@@ -27,7 +36,7 @@ export interface SolveOptions<S extends State = Tensor> {
   readonly shape: ShapeOf<S>
   /** Start state; default: a draw of the SDE's prior (an SDE without one needs x0). */
   readonly x0?: FieldsOf<S, InputValue>
-  /** Start and end times; default: the SDE's span ([0, T] forward, T → 1e-3 for a plug-in reverse SDE). */
+  /** Start and end times; default: the SDE's span ([0, T] forward, T → ε (`DEFAULT_END_TIME` of reverse.ts) for a plug-in reverse SDE). */
   readonly t0?: number
   readonly t1?: number
   /** Fixed steps in all (spread over the saveAt segments), or the initial step count guess of an adaptive solver. */
@@ -191,8 +200,9 @@ export const solve = async <S extends State = Tensor>(process: Sde<S>, solver: S
     return solution(counter, 0)
   }
 
-  // Step-size control: a PI controller on the scaled error (Söderlind's 0.7/0.4 gains for order 3).
-  // The error is one scalar read back per attempt; the state stays on the device until accepted.
+  // Step-size control (STEP_CONTROL). The error is one scalar read back per attempt; the state stays
+  // on the device until accepted.
+  const { order, safety, proportional, integral, maxGrowth, minShrink } = STEP_CONTROL
   const direction = Math.sign(t1 - t0)
   let dt = (t1 - t0) / options.steps
   let t = t0
@@ -211,8 +221,8 @@ export const solve = async <S extends State = Tensor>(process: Sde<S>, solver: S
         // The next attempt overwrites the executable's outputs: keep the accepted state in its own copy.
         state = await readAll(inputName)
       } else rejected++
-      const factor = error <= 1 ? 0.9 * error ** (-0.7 / 3) * previousError ** (0.4 / 3) : 0.9 * error ** (-1 / 3)
-      dt = h * Math.min(5, Math.max(0.2, factor))
+      const factor = error <= 1 ? safety * error ** (-proportional / order) * previousError ** (integral / order) : safety * error ** (-1 / order)
+      dt = h * Math.min(maxGrowth, Math.max(minShrink, factor))
       if (error <= 1) previousError = error
     }
     if (direction * (end - t) > 1e-12) throw invalid("maxSteps", maxSteps, `the adaptive solver stopped at t = ${t} before reaching ${end}`)

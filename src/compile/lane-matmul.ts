@@ -4,13 +4,14 @@
  * the same address by every lane — a broadcast from cache on a GPU; on lavapipe, which loads per lane
  * regardless, it is spread over the subgroup instead (subgroup-k-loop.ts) — and only the other ("lane")
  * operand differs per lane.
- * Each thread keeps a rows × 4 register tile. On lavapipe, 1024³ measured 16–17 GFLOP/s in quiet runs
- * where the 2-D thread grid (lanes on different rows, both operands gathered) reached 13.
+ * Each thread keeps a rows × 4 register tile. On lavapipe this beat a 2-D thread grid, whose lanes sit
+ * on different rows and gather both operands.
  *
  * Lanes run along the columns, unless C is too narrow to fill one SIMD vector of lanes (fewer than 32
  * columns, e.g. an MLP's output layer) and taller than wide: then the problem is transposed (Cᵀ = Bᵀ·Aᵀ,
- * views only) so that lanes run along the rows. (Transposing everything narrower than 256 columns measured
- * 1.4× slower on the 128-wide MLP layers: interleaved min-of-6, 322 vs 235 ms per train step.)
+ * views only) so that lanes run along the rows. (Transposing wider outputs as well, up to 256 columns,
+ * made the 128-wide MLP layers slower, so only outputs too narrow for one vector of lanes are transposed.)
+ * The measurements behind these choices: bench/README.md, "Decisions and the measurements behind them".
  */
 import type { Kernel, Program, TiledMatmul } from "./program.ts"
 import type { StridedView } from "./strided.ts"
@@ -18,11 +19,11 @@ import { batchOffset, epilogueBindings, header, TILE_N, tileStores, vec4Aligned,
 import { renderKLoop, subgroupParams, withSubgroups } from "./subgroup-k-loop.ts"
 import { storageType } from "./wgsl-syntax.ts"
 import { param } from "./wgsl-literal.ts"
+import { MAX_GROUPS } from "./webgpu-limits.ts"
 
 /** Most lanes per workgroup; narrow outputs get fewer (at least one SIMD vector's worth). */
 const MAX_LANES = 64
 const MIN_LANES = 8
-const MAX_GROUPS = 65535
 
 /** An operand as the template reads it: a strided view with its row/k or k/column strides named. */
 interface Operand {
@@ -89,8 +90,8 @@ interface LaneForms {
  * A storage buffer mirrored into an rgba32float texture before the kernel runs: vec4 `i` of the buffer
  * is texel (i mod TEXTURE_ROW, i div TEXTURE_ROW). lavapipe turns a per-lane storage load into a
  * bounds-checked scalar load per lane and component, but fetches a texel per lane as one 16-byte load
- * (bench/matmul-layouts.ts, 1024³ with subgroup-spread rows: 4.93 → 9.87 GFLOP/s at 8 rows per
- * thread, 7.13 → 13.54 at 16). The copy is O(size of the operand) against the matmul's O(m·n·k).
+ * (bench/README.md, "Decisions and the measurements behind them"). The copy is O(size of the operand)
+ * against the matmul's O(m·n·k).
  */
 export interface OperandTexture {
   readonly binding: number
@@ -176,8 +177,8 @@ export const renderLaneMatmul = (program: Program, kernel: Kernel, t: TiledMatmu
       })
   // Where element (row, col) of the problem lands in C (row-major [..batch, m, n]).
   const outIndex = (row: string, col: string) => (l.transposed ? `z * ${param(t.m * t.n)} + (${col}) * ${param(t.n)} + ${row}` : `z * ${param(t.m * t.n)} + (${row}) * ${param(t.n)} + ${col}`)
-  // A thread's four columns are adjacent in C: stored as one vec4 (measured 13 → 17 GFLOP/s at 1024³ on
-  // lavapipe against four scalar stores, though the stores sit outside the k loop).
+  // A thread's four columns are adjacent in C: stored as one vec4, which lavapipe runs much faster than
+  // four scalar stores although the stores sit outside the k loop (bench/README.md).
   const vecOut = !l.transposed && kernel.outputType === "f32" && l.cols % TILE_N === 0 && kernel.writeOffset % TILE_N === 0
   const stores = tileStores(
     kernel,

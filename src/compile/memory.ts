@@ -5,6 +5,7 @@
 import type { DType, Node } from "../ir/node.ts"
 import { sizeOf } from "../ir/shape.ts"
 import type { Placement } from "./assemble.ts"
+import { kernelReads } from "./kernel-reads.ts"
 
 /** A buffer: its size, and the element type of what it holds. */
 export interface Slot {
@@ -38,18 +39,7 @@ export const planMemory = (
 
   // Last kernel index that reads each materialised node.
   const lastRead = new Map<number, number>()
-  const readsOf = (root: Node): Set<number> => {
-    const found = new Set<number>()
-    const walk = (n: Node): void => {
-      for (const i of n.inputs) {
-        if (materialised.has(i.id)) found.add(i.id)
-        else walk(i)
-      }
-    }
-    walk(root)
-    return found
-  }
-  groups.forEach((members, k) => members.forEach((root) => readsOf(root).forEach((id) => lastRead.set(id, k))))
+  groups.forEach((members, k) => members.forEach((root) => kernelReads(root, materialised).reads.forEach((n) => lastRead.set(n.id, k))))
   // An assembled concat lives from its first part's kernel until its last reader, and at least until
   // its last part is written.
   groups.forEach((members, k) =>

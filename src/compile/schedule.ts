@@ -13,6 +13,7 @@
  * own kernel (the baseline of the fusion benchmark); views stay views either way.
  */
 import { contractionKinds, movementKinds, type Node } from "../ir/node.ts"
+import { isLoop, kernelReads } from "./kernel-reads.ts"
 
 export interface ScheduleOptions {
   readonly fuse: boolean
@@ -24,7 +25,6 @@ export interface ScheduleOptions {
 
 /** Nodes that live in memory without a kernel computing them. */
 export const isSource = (n: Node): boolean => n.op.kind === "input" || n.op.kind === "data"
-const isLoop = (n: Node): boolean => n.op.kind === "reduce" || contractionKinds.has(n.op.kind)
 const isElementwise = (n: Node): boolean => ["unary", "binary", "where", "cast"].includes(n.op.kind)
 /** `consumer` reads `n` element-for-element (same flat index), so a loop computing n can fuse into it. */
 const oneToOne = (consumer: Node, n: Node): boolean =>
@@ -100,24 +100,6 @@ export const schedule = (order: readonly Node[], outputs: readonly Node[], optio
   return materialised
 }
 
-/** Memory leaves a kernel rooted at `root` reads (distinct materialised nodes below fused ones). */
-const leavesOf = (root: Node, materialised: ReadonlySet<number>): Set<number> => {
-  const leaves = new Set<number>()
-  const seen = new Set<number>()
-  const walk = (n: Node): void => {
-    for (const i of n.inputs) {
-      if (seen.has(i.id)) continue
-      seen.add(i.id)
-      if (materialised.has(i.id)) {
-        // Scalar inputs travel as uniforms; every other materialised value (0-d ones too) is a binding.
-        if (i.shape.length > 0 || i.op.kind !== "input") leaves.add(i.id)
-      } else walk(i)
-    }
-  }
-  walk(root)
-  return leaves
-}
-
 /** Splits kernels that would read more buffers than a shader stage may bind. */
 const limitBindings = (order: readonly Node[], materialised: Set<number>, maxReads: number): void => {
   let changed = true
@@ -125,10 +107,10 @@ const limitBindings = (order: readonly Node[], materialised: Set<number>, maxRea
     changed = false
     for (const n of order) {
       if (!materialised.has(n.id) || isSource(n)) continue
-      if (leavesOf(n, materialised).size <= maxReads) continue
+      if (kernelReads(n, materialised).reads.size <= maxReads) continue
       // Materialise the fused operand that reads the most buffers; the kernel shrinks accordingly.
       const fusedInputs = n.inputs.filter((i) => !materialised.has(i.id))
-      const widest = fusedInputs.map((i) => [i, leavesOf(i, materialised).size + 1] as const).sort((a, b) => b[1] - a[1])[0]
+      const widest = fusedInputs.map((i) => [i, kernelReads(i, materialised).reads.size + 1] as const).sort((a, b) => b[1] - a[1])[0]
       if (!widest) continue
       materialised.add(widest[0].id)
       changed = true

@@ -4,33 +4,11 @@
  * and the EMA come from the same per-element values, so they are computed once and written together
  * instead of in four kernels that re-read each other's results.
  */
-import { contractionKinds, type Node } from "../ir/node.ts"
+import type { Node } from "../ir/node.ts"
 import { sizeOf } from "../ir/shape.ts"
+import { kernelReads } from "./kernel-reads.ts"
 
 const elementwise = new Set(["unary", "binary", "where", "cast", "const", "random", "detach"])
-
-/** The materialised nodes a kernel rooted at `root` reads, and whether its fused work is loop-free. */
-const kernelInfo = (root: Node, materialised: ReadonlySet<number>): { reads: Set<Node>; loopFree: boolean } => {
-  const reads = new Set<Node>()
-  let loopFree = root.op.kind !== "reduce" && !contractionKinds.has(root.op.kind)
-  const seen = new Set<number>()
-  const walk = (n: Node): void => {
-    for (const i of n.inputs) {
-      if (seen.has(i.id)) continue
-      seen.add(i.id)
-      // Scalar inputs travel as uniforms and take no storage binding.
-      if (materialised.has(i.id)) {
-        if (i.shape.length > 0 || i.op.kind !== "input") reads.add(i)
-      }
-      else {
-        if (i.op.kind === "reduce" || contractionKinds.has(i.op.kind)) loopFree = false
-        walk(i)
-      }
-    }
-  }
-  walk(root)
-  return { reads, loopFree }
-}
 
 /** True when every path from `root` to a node of `members` is elementwise at the same shape (one-to-one). */
 const readsMembersOneToOne = (root: Node, members: ReadonlySet<number>, materialised: ReadonlySet<number>): boolean => {
@@ -53,7 +31,7 @@ export const groupSiblings = (roots: readonly Node[], materialised: ReadonlySet<
   const groups: { members: Node[]; reads: Set<Node>; loopFree: boolean }[] = []
   const groupOf = new Map<number, number>()
   for (const root of roots) {
-    const info = kernelInfo(root, materialised)
+    const info = kernelReads(root, materialised)
     const target = info.loopFree ? findGroup(root, info.reads) : undefined
     if (target === undefined) {
       groupOf.set(root.id, groups.length)

@@ -4,8 +4,8 @@
  * that from one cache line, but lavapipe (Mesa 25) issues a bounds-checked scalar load per lane for
  * every storage-buffer access, uniform address or not — eight loads for one value. Spread over the
  * subgroup instead, lane s loads the element of k0 + s, and `subgroupBroadcast(u, j)` hands lane j's
- * value to all: each element is loaded once per chunk of `chunk` k's. Measured on lavapipe
- * (bench/matmul-layouts.ts, 1024³, Zen 1): 8 rows per thread 3.26 → 4.93 GFLOP/s, 16 rows 3.30 → 7.13.
+ * value to all: each element is loaded once per chunk of `chunk` k's (bench/README.md, "Subgroups and
+ * texture operands", has the measurements).
  *
  * `chunk` must not exceed the adapter's smallest subgroup, and every lane of the workgroup must be
  * in the loop (the loops here have constant bounds, so control flow stays uniform).

@@ -31,7 +31,11 @@ export interface TileShape {
   readonly laneTextures?: boolean
 }
 
-/** Measured best on lavapipe (8 rows: 1024³ matmul 8.9 → 9.8 GFLOP/s; convs ~2× over 4 rows). */
+/**
+ * The tile shapes without autotuning (no timestamp queries): 8 rows per thread in both forms, the
+ * better of 4 and 8 on lavapipe for matmuls and convolutions alike (bench/README.md, "Decisions and
+ * the measurements behind them").
+ */
 export const defaultTiles: TileShape = { matmulRows: 8, gemmRows: 8, workgroupMemory: false }
 export const TILE_N = 4
 
@@ -74,7 +78,8 @@ export interface TileStore {
  * A register tile's stores through the epilogue. With a real epilogue the raw accumulators are stored
  * first and the epilogue then runs over what was stored (each invocation re-reads only its own
  * writes). On lavapipe, epilogue code sharing live ranges with the accumulators slowed the whole
- * kernel: matmul 1024³ 17 → 13.4 GFLOP/s with `.sin()`, → 12.5 with a bias; in two phases 16.9 and 16.2.
+ * kernel; in two phases an epilogue costs next to nothing (bench/README.md, "Decisions and the
+ * measurements behind them").
  */
 export const tileStores = (kernel: Kernel, t: TiledMatmul, stores: readonly TileStore[], vec: boolean, indent: string): string[] => {
   const at = vec ? `(${paramOffsetIndex("g", kernel.writeOffset)}) / 4` : paramOffsetIndex("g", kernel.writeOffset)

@@ -50,7 +50,7 @@ export const epilogueSyntax: Syntax = {
         if (op.fn === "pow") return `sdf_pow(${a[0]}, ${a[1]})`
         if (op.fn === "max" || op.fn === "min") return `${op.fn}(${a[0]}, ${a[1]})`
         // Integer division by a literal is a multiply and a shift; by a parameter, lavapipe runs a scalar
-        // divide per lane (the training step's GEMM loaders ran 4× slower): divisors stay literals.
+        // divide per lane, at every k of a convolution's loaders: divisors stay literals (bench/README.md).
         if ((op.fn === "idiv" || op.fn === "mod") && s.args[1]!.op.k === "const") return `(${a[0]} ${infix[op.fn]} ${literal((s.args[1]!.op as { value: number }).value, s.args[1]!.type)})`
         return `(${a[0]} ${infix[op.fn]} ${a[1]})`
       case "select": return `select(${a[2]}, ${a[1]}, ${a[0]})`

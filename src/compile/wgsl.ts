@@ -1,6 +1,6 @@
 /**
  * Renders a kernel to WGSL: readable (named temporaries, one statement per line, a header listing the
- * fused primitives), one thread per output element, dispatched on a 2-D grid past 65535 workgroups.
+ * fused primitives), one thread per output element, dispatched on a 2-D grid past MAX_GROUPS workgroups.
  */
 import { philoxWgsl } from "./philox.ts"
 import { defaultTiles, type TileShape } from "./tiled-matmul.ts"
@@ -11,16 +11,16 @@ import { renderBodies } from "./render.ts"
 import { epilogueSyntax, storageType } from "./wgsl-syntax.ts"
 import { randomPrelude, usesRandom, wgslPrelude } from "./wgsl-prelude.ts"
 import { param, paramOffsetIndex, paramsDeclaration } from "./wgsl-literal.ts"
+import { MAX_GROUPS } from "./webgpu-limits.ts"
 import { liftConstants, type FormRegistry, type LiftedKernel } from "./lift-constants.ts"
 
 /** Name of a kernel's j-th output array: `out`, then `out1`, `out2`, … for siblings. */
 export const outName = (j: number): string => (j === 0 ? "out" : `out${j}`)
 
 export const WORKGROUP = 256
-const MAX_GROUPS = 65535
 
 /** Workgroup counts (x, y, z) a kernel is dispatched with. */
-export const dispatchGrid = (kernel: Kernel, options: WgslOptions = {}): [number, number, number] => {
+const dispatchGrid = (kernel: Kernel, options: WgslOptions): [number, number, number] => {
   const t = kernel.tiled
   if (!t) return [...gridFor(kernel.threads), 1]
   const tiles = { ...defaultTiles, ...options }
@@ -34,7 +34,6 @@ export const gridFor = (threads: number): [number, number] => {
   return [x, Math.ceil(groups / x)]
 }
 
-/** The WGSL source of `kernel`: bindings in-0…in-(r−1), the output, then the uniforms. */
 /**
  * Rendering choices that depend on the adapter: register-tile rows, and workgroup-memory staging of
  * convolution operands (pays off on GPUs; on lavapipe barriers cost more than the loads they save).
@@ -42,15 +41,46 @@ export const gridFor = (threads: number): [number, number] => {
 export type WgslOptions = Partial<TileShape>
 
 /** The storage buffer `kernel` reads as a texture under `options` (the executable mirrors it before the dispatch). */
-export const kernelTexture = (program: Program, kernel: Kernel, options: WgslOptions = {}): OperandTexture | undefined =>
+const kernelTexture = (program: Program, kernel: Kernel, options: WgslOptions): OperandTexture | undefined =>
   kernel.tiled && !kernel.tiled.gemm ? laneTexture(program, kernel, kernel.tiled, { ...defaultTiles, ...options }) : undefined
 
+/** How a kernel sees each of its bindings, in binding order. */
+export type BindingKind = "read" | "read_write" | "uniform" | "uniform-dynamic" | "texture"
+
 /**
- * Every kernel of `program` as it is compiled: kernels of one form share their text, with the sizes
- * that differ between them read from a parameter uniform (lift-constants.ts).
+ * A kernel rendered once, as the runtime executes it: its WGSL and parameter words (`LiftedKernel`), the
+ * workgroups it is dispatched on, and what backs each binding. The runtime builds the pipeline and bind
+ * group from this record and dispatches `grid`; it derives nothing from the Program's kernel itself.
  */
-export const renderProgramWgsl = (program: Program, options: WgslOptions = {}, forms?: FormRegistry): LiftedKernel[] =>
-  liftConstants(program.kernels.map((k) => renderMarkedWgsl(program, k, options)), forms)
+export interface RenderedKernel extends LiftedKernel {
+  readonly name: string
+  /** Workgroup counts (x, y, z). */
+  readonly grid: readonly [number, number, number]
+  /** Every binding in order: the reads (the texture among them), the writes, the run's uniforms ("uniform-dynamic"), then the parameters ("uniform") when `params` is set. */
+  readonly bindings: readonly BindingKind[]
+  /** The buffer slot behind each read and write binding, by binding (a texture's slot is the buffer it mirrors). */
+  readonly storage: readonly number[]
+  /** The read binding that is a texture refreshed from its buffer before the dispatch (lane-matmul.ts says why). */
+  readonly texture?: OperandTexture
+}
+
+/**
+ * Every kernel of `program` as it is compiled and dispatched: kernels of one form share their text, with
+ * the sizes that differ between them read from a parameter uniform (lift-constants.ts).
+ */
+export const renderProgramWgsl = (program: Program, options: WgslOptions = {}, forms?: FormRegistry): RenderedKernel[] =>
+  liftConstants(program.kernels.map((k) => renderMarkedWgsl(program, k, options)), forms).map((lifted, i) => {
+    const kernel = program.kernels[i]!
+    const texture = kernelTexture(program, kernel, options)
+    const writes = [kernel.write, ...kernel.siblings.map((o) => o.write)]
+    const bindings: BindingKind[] = [
+      ...kernel.reads.map((_, b): BindingKind => (b === texture?.binding ? "texture" : "read")),
+      ...writes.map((): BindingKind => "read_write"),
+      "uniform-dynamic",
+      ...(lifted.params ? ["uniform" as const] : []),
+    ]
+    return { ...lifted, name: kernel.name, grid: dispatchGrid(kernel, options), bindings, storage: [...kernel.reads, ...writes], ...(texture ? { texture } : {}) }
+  })
 
 /** One kernel's WGSL on its own (every value a literal), for reading and for tests. */
 export const renderWgsl = (program: Program, kernel: Kernel, options: WgslOptions = {}): string =>

@@ -15,7 +15,8 @@ import { defaultTiles, type TileShape } from "../compile/tiled-matmul.ts"
 import { buildProgram } from "../compile/program.ts"
 import { conv2d, input } from "../ir/tensor.ts"
 import type { Node } from "../ir/node.ts"
-import { webgpuExecutable, wgslOptionsFor } from "./webgpu-executable.ts"
+import { webgpuExecutable } from "./webgpu-executable.ts"
+import { wgslOptionsFor } from "./adapter-policy.ts"
 
 /** Choices by adapter (a process that opens several devices on one adapter measures once). */
 const tuned = new Map<string, Promise<TileShape>>()
@@ -114,8 +115,8 @@ const cheapest = async (gpu: GpuHandle, out: Node, candidates: readonly TileShap
 }
 
 const measure = async (gpu: GpuHandle): Promise<TileShape> => {
-  // 512³, not 256³: a 4 ms kernel let noise pick 8 rows on lavapipe, where 16 are faster at every size
-  // from 256³ to 1024³ (9.9 vs 8.1, 12.8 vs 10.1, 12.6 vs 10.6 GFLOP/s with subgroups and textures).
+  // 512³, not 256³: a 256³ kernel is over too soon for its timing to rise above the noise, which then
+  // picks the row count (bench/README.md, "Decisions and the measurements behind them").
   const matmul = input("a", [512, 512]).matmul(input("b", [512, 512])).node
   const conv = conv2d(input("x", [4, 32, 16, 16]), input("w", [32, 32, 3, 3]), { padding: 1 }).node
   const [bestMatmul] = await cheapest(gpu, matmul, rowChoices.map((rows) => ({ ...defaultTiles, matmulRows: rows })))

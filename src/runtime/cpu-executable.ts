@@ -2,20 +2,15 @@
 import { compileJsKernel, type KernelFn, type Precision } from "../compile/js.ts"
 import type { DType } from "../ir/node.ts"
 import type { Program } from "../compile/program.ts"
-import { checkInputs, inputNamed, isDeviceValue, outputNamed, packUniforms, type Chain, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
-import { programError } from "../ir/errors.ts"
+import { checkInputs, executableOf, isDeviceValue, outputNamed, packUniforms, type Chain, type Executable, type InputValue, type KernelTime, type OutputArray, type RunOptions } from "./executable.ts"
 
-type Storage = Float32Array | Float64Array | Int32Array | Uint32Array
-
-const allocate = (dtype: DType, length: number, precision: Precision): Storage =>
+const allocate = (dtype: DType, length: number, precision: Precision): OutputArray =>
   dtype === "f32" ? (precision === "f64" ? new Float64Array(length) : new Float32Array(length)) : dtype === "i32" ? new Int32Array(length) : new Uint32Array(length)
 
 export const cpuExecutable = (program: Program, precision: Precision = "f64"): Executable => {
   const slots = program.slots.map((s) => allocate(s.dtype, s.bytes / 4, precision))
   const kernels: KernelFn[] = program.kernels.map((k) => compileJsKernel(k, precision))
   for (const c of program.constants) slots[c.slot]!.set(c.values)
-  const inputSlots = new Set([...program.inputs.flatMap((i) => (i.place.kind === "buffer" ? [i.place.slot] : [])), ...program.constants.map((c) => c.slot)])
-  const outputOf = (name: string) => outputNamed(program, name)
 
   /** Runs every kernel in order; with `timed`, returns each kernel's wall-clock time. */
   const execute = (inputs: Readonly<Record<string, InputValue>>, options: RunOptions, timed = false): KernelTime[] => {
@@ -42,39 +37,24 @@ export const cpuExecutable = (program: Program, precision: Precision = "f64"): E
     return times
   }
 
-  return {
+  return executableOf({
     backend: "cpu",
     program,
-    run(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}) {
-      execute(inputs, options)
-    },
+    run: (inputs, options) => void execute(inputs, options),
     runChain(chain: Chain) {
       for (let i = 0; i < chain.steps; i++) {
-        const fed = i === 0 ? {} : Object.fromEntries(Object.entries(chain.feedback).map(([out, inp]) => [inp, slots[outputOf(out).slot]!.slice()]))
+        const fed = i === 0 ? {} : Object.fromEntries(Object.entries(chain.feedback).map(([out, inp]) => [inp, slots[outputNamed(program, out).slot]!.slice()]))
         execute({ ...chain.inputs, ...fed, ...chain.scalars(i) }, chain.options(i))
       }
     },
-    async profile(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}): Promise<readonly KernelTime[]> {
-      return execute(inputs, options, true)
+    profile: async (inputs, options) => execute(inputs, options, true),
+    readSlot: async (slot) => slots[slot]!.slice(),
+    deviceSlot: (slot) => ({ array: slots[slot]! }),
+    poisonSlot(slot) {
+      const s = slots[slot]!
+      s.fill(s instanceof Float32Array || s instanceof Float64Array ? NaN : 0xdeadbeef)
     },
-    async read(name: string) {
-      return slots[outputOf(name).slot]!.slice()
-    },
-    output(name: string): DeviceValue {
-      const out = outputOf(name)
-      return { shape: out.shape, dtype: out.dtype, array: slots[out.slot]! }
-    },
-    input(name: string): DeviceValue {
-      const input = inputNamed(program, name)
-      return { shape: input.shape, dtype: input.dtype, array: slots[input.slot]! }
-    },
-    poison() {
-      slots.forEach((s, i) => {
-        if (!inputSlots.has(i)) s.fill(s instanceof Float32Array || s instanceof Float64Array ? NaN : 0xdeadbeef)
-      })
-    },
-    async check() {},
-    destroy() {},
-    [Symbol.dispose]() {},
-  }
+    check: async () => {},
+    destroy: () => {},
+  })
 }

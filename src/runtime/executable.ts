@@ -6,6 +6,17 @@ import type { Program } from "../compile/program.ts"
 
 export type HostArray = Float32Array | Float64Array | Int32Array | Uint32Array | readonly number[]
 
+/** What `read(name)` returns: the output's elements as the backend holds them (Float64Array from the CPU oracle at f64). */
+export type OutputArray = Float32Array | Float64Array | Int32Array | Uint32Array
+
+/** The array `read(name, dtype)` returns for an output of each dtype (bool outputs hold 0/1 as u32). */
+export interface ReadArrays {
+  f32: Float32Array
+  i32: Int32Array
+  u32: Uint32Array
+  bool: Uint32Array
+}
+
 /** A value living on the executing device, readable and passable to another executable without a host copy. */
 export interface DeviceValue {
   readonly shape: readonly number[]
@@ -59,8 +70,15 @@ export interface Executable {
    * The first step uses `inputs` as `run` does.
    */
   runChain(chain: Chain): void
-  /** Copies an output back to the host (waits for pending runs). */
-  read(name: string): Promise<Float32Array | Float64Array | Int32Array | Uint32Array>
+  /**
+   * Copies an output back to the host (waits for pending runs). With `dtype`, the result is typed with
+   * no cast: `await exe.read("out", "f32")` is a Float32Array, `read("idx", "i32")` an Int32Array. The
+   * output must have that dtype (it rejects with a ProgramError naming both otherwise); an f32 output
+   * of the CPU oracle at f64 precision is rounded to float32 then — `read(name)` keeps its Float64Array.
+   */
+  read<D extends keyof ReadArrays>(name: string, dtype: D): Promise<ReadArrays[D]>
+  /** Without a dtype: the elements as the backend holds them, one of the four array types. */
+  read(name: string): Promise<OutputArray>
   /** An output as a device value, to feed another executable without a round trip. */
   output(name: string): DeviceValue
   /** The value an input held in the last run: passing it back re-uses it with no copy at all. */
@@ -128,4 +146,61 @@ export const inputNamed = (program: Program, name: string) => {
   const input = program.inputs.find((i) => i.name === name)
   if (!input || input.place.kind !== "buffer") throw programError("input", `no tensor input named "${name}"`)
   return { shape: input.shape, dtype: input.dtype, slot: input.place.slot }
+}
+
+/** What a backend does in its own way; `executableOf` adds what every backend shares. */
+export interface Backend {
+  readonly backend: Executable["backend"]
+  readonly program: Program
+  readonly pipelines?: number
+  readonly run: (inputs: Readonly<Record<string, InputValue>>, options: RunOptions) => void
+  readonly runChain: (chain: Chain) => void
+  readonly profile: (inputs: Readonly<Record<string, InputValue>>, options: RunOptions) => Promise<readonly KernelTime[]>
+  /** A host copy of buffer slot `slot` once pending runs are done. */
+  readonly readSlot: (slot: number) => Promise<OutputArray>
+  /** Where buffer slot `slot` lives on the device. */
+  readonly deviceSlot: (slot: number) => Pick<DeviceValue, "buffer" | "array">
+  /** Fills buffer slot `slot` with NaN bits (or another value no kernel writes by chance, for integer slots). */
+  readonly poisonSlot: (slot: number) => void
+  readonly check: () => Promise<void>
+  readonly destroy: () => void
+}
+
+/**
+ * An Executable from a backend's own parts, with the parts both backends share: outputs and inputs by
+ * name (typed errors), typed reads, device values, and poisoning every slot the caller does not fill.
+ */
+export const executableOf = (b: Backend): Executable => {
+  const { program } = b
+  const filled = new Set([...program.inputs.flatMap((i) => (i.place.kind === "buffer" ? [i.place.slot] : [])), ...program.constants.map((c) => c.slot)])
+  const read = async (name: string, dtype?: keyof ReadArrays): Promise<OutputArray> => {
+    const out = outputNamed(program, name)
+    if (dtype !== undefined && dtype !== out.dtype) throw programError("read", `output "${name}" is ${out.dtype}, not ${dtype}: read it as "${out.dtype}" or without a dtype`)
+    const data = await b.readSlot(out.slot)
+    return dtype === "f32" && !(data instanceof Float32Array) ? Float32Array.from(data) : data
+  }
+  return {
+    backend: b.backend,
+    program,
+    ...(b.pipelines !== undefined ? { pipelines: b.pipelines } : {}),
+    run: (inputs, options = {}) => b.run(inputs, options),
+    runChain: (chain) => b.runChain(chain),
+    profile: (inputs, options = {}) => b.profile(inputs, options),
+    // One implementation serves both overloads: the dtype check above is what makes the typed one true.
+    read: read as Executable["read"],
+    output(name) {
+      const out = outputNamed(program, name)
+      return { shape: out.shape, dtype: out.dtype, ...b.deviceSlot(out.slot) }
+    },
+    input(name) {
+      const input = inputNamed(program, name)
+      return { shape: input.shape, dtype: input.dtype, ...b.deviceSlot(input.slot) }
+    },
+    poison() {
+      program.slots.forEach((_, slot) => filled.has(slot) || b.poisonSlot(slot))
+    },
+    check: () => b.check(),
+    destroy: () => b.destroy(),
+    [Symbol.dispose]: () => b.destroy(),
+  }
 }

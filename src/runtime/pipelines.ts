@@ -6,10 +6,8 @@ import { ShaderCompile, Validation } from "./errors.ts"
 import { scoped } from "./scopes.ts"
 import { FormRegistry } from "../compile/lift-constants.ts"
 import { PARAMS_UNIFORM } from "../compile/wgsl-literal.ts"
+import type { BindingKind } from "../compile/wgsl.ts"
 import { ShaderStage, TextureUsage, Usage } from "./flags.ts"
-
-/** How a kernel sees each of its bindings, in binding order. */
-export type BindingKind = "read" | "read_write" | "uniform" | "uniform-dynamic" | "texture"
 
 export interface CachedPipeline {
   readonly pipeline: GPUComputePipeline

@@ -4,17 +4,17 @@
  * Every run is validated under an error scope; `check`/`read` surface the first error as a value.
  */
 import type { Program } from "../compile/program.ts"
-import { dispatchGrid, kernelTexture, renderProgramWgsl, type WgslOptions } from "../compile/wgsl.ts"
+import { renderProgramWgsl, type BindingKind, type WgslOptions } from "../compile/wgsl.ts"
 import { programError } from "../ir/errors.ts"
 import { readback } from "./buffers.ts"
 import { Usage } from "./flags.ts"
 import type { GpuHandle } from "./gpu.ts"
-import type { BindingKind, CompileProgress } from "./pipelines.ts"
-import { checkInputs, inputNamed, isDeviceValue, outputNamed, packUniforms, type Chain, type DeviceValue, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
+import type { CompileProgress } from "./pipelines.ts"
+import { checkInputs, executableOf, inputNamed, isDeviceValue, outputNamed, packUniforms, type Chain, type Executable, type InputValue, type KernelTime, type RunOptions } from "./executable.ts"
 import { PassTimer } from "./timing.ts"
-import { isCpuAdapterSummary } from "./adapter-policy.ts"
+import { renderOptionsFor } from "./adapter-policy.ts"
 import { Validation } from "./errors.ts"
-import { mirrorOperand, type MirroredOperand } from "./operand-texture.ts"
+import { mirrorOperand } from "./operand-texture.ts"
 
 const SLOT_USAGE = Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST
 /** Steps of a chain recorded into one command buffer. */
@@ -30,80 +30,48 @@ const toStorage = (dtype: string, data: ArrayLike<number>): ArrayBufferView =>
 /** Prints every kernel's WGSL when SDEFLOW_DEBUG includes "kernels". */
 const debugKernels = (): boolean => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SDEFLOW_DEBUG?.includes("kernels") ?? false
 
-/** A CPU adapter (lavapipe, SwiftShader): shaders run as SIMD code on the host's cores. */
-export const isCpuAdapter = (gpu: GpuHandle): boolean => isCpuAdapterSummary(gpu.adapter)
-
-/**
- * Subgroup width for spreading row-operand loads (subgroup-k-loop.ts): on CPU adapters with subgroups,
- * whose per-lane loads are what the spreading saves; GPUs broadcast a shared address from cache anyway.
- */
-export const subgroupChunkFor = (gpu: GpuHandle): number =>
-  isCpuAdapter(gpu) && gpu.features.has("subgroups") && gpu.adapter.subgroupMinSize >= 4 ? Math.min(8, gpu.adapter.subgroupMinSize) : 0
-
-/** What the adapter decides, whatever the tile shapes: subgroup spreading and texture operands (both for CPU adapters). */
-const adapterChoices = (gpu: GpuHandle): WgslOptions => ({ subgroupChunk: subgroupChunkFor(gpu), laneTextures: isCpuAdapter(gpu) })
-
-/** Adapter-dependent rendering: CPU adapters skip workgroup-memory staging, spread row loads over subgroups, read lane operands from textures. */
-export const wgslOptionsFor = (gpu: GpuHandle): WgslOptions => ({ workgroupMemory: !isCpuAdapter(gpu), ...adapterChoices(gpu) })
-
-/** `chosen` overrides the adapter's choices (tile shapes from autotuning carry none of them). */
+/** `chosen` overrides the adapter's rendering choices (adapter-policy.ts: `renderOptionsFor`). */
 export const webgpuExecutable = async (
   gpu: GpuHandle,
   program: Program,
-  chosen: WgslOptions = wgslOptionsFor(gpu),
+  chosen?: WgslOptions,
   onCompile?: (progress: CompileProgress) => void,
 ): Promise<Executable> => {
   const { device } = gpu
-  const options: WgslOptions = { ...adapterChoices(gpu), ...chosen }
   const buffers = program.slots.map((s, i) => gpu.pool.acquire(s.bytes, SLOT_USAGE, `slot${i}`))
   const uniformWords = Math.max(4, Math.ceil(program.uniforms.length / 4) * 4)
   // One 256-byte-aligned uniform slot per step of a chain (minUniformBufferOffsetAlignment ≤ 256).
   const uniformStride = Math.max(256, Math.ceil((uniformWords * 4) / 256) * 256)
   const uniformBuffer = gpu.pool.acquire(uniformStride * CHAIN_CHUNK, Usage.UNIFORM | Usage.COPY_DST, "uniforms")
   for (const c of program.constants) device.queue.writeBuffer(buffers[c.slot]!, 0, c.values)
-  const inputSlots = new Set([...program.inputs.flatMap((i) => (i.place.kind === "buffer" ? [i.place.slot] : [])), ...program.constants.map((c) => c.slot)])
 
-  const lifted = renderProgramWgsl(program, options, gpu.pipelines.forms)
+  // Every kernel rendered once (WGSL, grid, bindings); from here on they are only executed.
+  const rendered = renderProgramWgsl(program, renderOptionsFor(gpu, chosen), gpu.pipelines.forms)
   // Each kernel's parameters (the sizes its form leaves open) in one static uniform buffer, 256-aligned.
   const paramOffsets: number[] = []
   let paramBytes = 0
-  for (const k of lifted) {
+  for (const k of rendered) {
     paramOffsets.push(paramBytes)
     if (k.params) paramBytes += Math.ceil(k.params.byteLength / 256) * 256
   }
   const paramBuffer = paramBytes > 0 ? gpu.pool.acquire(paramBytes, Usage.UNIFORM | Usage.COPY_DST, "kernel parameters") : undefined
-  lifted.forEach((k, i) => k.params && device.queue.writeBuffer(paramBuffer!, paramOffsets[i]!, k.params))
+  rendered.forEach((k, i) => k.params && device.queue.writeBuffer(paramBuffer!, paramOffsets[i]!, k.params))
+  if (debugKernels()) for (const k of rendered) console.error(k.wgsl)
 
-  const kernels = program.kernels.map((kernel, i) => {
-    const { wgsl, params } = lifted[i]!
-    if (debugKernels()) console.error(wgsl)
-    const writes = [kernel.write, ...kernel.siblings.map((o) => o.write)]
-    const operand = kernelTexture(program, kernel, options)
-    const kinds: BindingKind[] = [
-      ...kernel.reads.map((_, b): BindingKind => (b === operand?.binding ? "texture" : "read")),
-      ...writes.map((): BindingKind => "read_write"),
-      "uniform-dynamic",
-      ...(params ? ["uniform" as const] : []),
-    ]
-    return { kernel, wgsl, params, writes, operand, kinds }
-  })
-  const pipelines = await gpu.pipelines.getAll(kernels.map((k) => ({ wgsl: k.wgsl, bindings: k.kinds, label: k.kernel.name })), onCompile)
-
-  const steps: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; grid: [number, number, number]; mirror?: MirroredOperand }[] = []
-  kernels.forEach(({ kernel, params, writes, operand }, i) => {
+  const pipelines = await gpu.pipelines.getAll(rendered.map((k) => ({ wgsl: k.wgsl, bindings: k.bindings, label: k.name })), onCompile)
+  const steps = rendered.map((k, i) => {
     const { pipeline, layout } = pipelines[i]!
-    const mirror = operand && mirrorOperand(device, buffers[operand.slot]!, operand, `${kernel.name} in${operand.binding}`)
-    const storage = [...kernel.reads.map((s) => buffers[s]!), ...writes.map((s) => buffers[s]!)]
-    const bindGroup = device.createBindGroup({
-      layout,
-      label: kernel.name,
-      entries: [
-        ...storage.map((buffer, binding) => ({ binding, resource: binding === operand?.binding ? mirror!.texture.createView() : { buffer } })),
-        { binding: storage.length, resource: { buffer: uniformBuffer, size: uniformWords * 4 } },
-        ...(params ? [{ binding: storage.length + 1, resource: { buffer: paramBuffer!, offset: paramOffsets[i]!, size: params.byteLength } }] : []),
-      ],
-    })
-    steps.push({ pipeline, bindGroup, grid: dispatchGrid(kernel, options), ...(mirror ? { mirror } : {}) })
+    const mirror = k.texture && mirrorOperand(device, buffers[k.texture.slot]!, k.texture, `${k.name} in${k.texture.binding}`)
+    const resource = (kind: BindingKind, binding: number): GPUBindingResource =>
+      kind === "texture"
+        ? mirror!.texture.createView()
+        : kind === "uniform-dynamic"
+          ? { buffer: uniformBuffer, size: uniformWords * 4 }
+          : kind === "uniform"
+            ? { buffer: paramBuffer!, offset: paramOffsets[i]!, size: k.params!.byteLength }
+            : { buffer: buffers[k.storage[binding]!]! }
+    const bindGroup = device.createBindGroup({ layout, label: k.name, entries: k.bindings.map((kind, binding) => ({ binding, resource: resource(kind, binding) })) })
+    return { pipeline, bindGroup, grid: k.grid, mirror }
   })
 
   let firstError: Validation | undefined
@@ -115,7 +83,6 @@ export const webgpuExecutable = async (
     for (const b of [...buffers, uniformBuffer, ...(paramBuffer ? [paramBuffer] : [])]) gpu.pool.release(b)
     for (const step of steps) step.mirror?.texture.destroy()
   }
-  const outputOf = (name: string) => outputNamed(program, name)
   // The validation result of the latest run; earlier ones resolve first (scopes pop in order).
   let pending: Promise<void> = Promise.resolve()
   const check = async () => {
@@ -185,7 +152,7 @@ export const webgpuExecutable = async (
   const recordChain = (chain: Chain): void => {
     if (destroyed) throw programError("run", "the executable was destroyed")
     const copies = Object.entries(chain.feedback).map(([out, inp]) => {
-      const [from, to] = [outputOf(out).slot, inputNamed(program, inp).slot]
+      const [from, to] = [outputNamed(program, out).slot, inputNamed(program, inp).slot]
       return { from: buffers[from]!, to: buffers[to]!, bytes: program.slots[to]!.bytes }
     })
     for (let start = 0; start < chain.steps; start += CHAIN_CHUNK) {
@@ -209,49 +176,32 @@ export const webgpuExecutable = async (
     }
   }
 
-  return {
+  return executableOf({
     backend: "webgpu",
     program,
-    pipelines: new Set(lifted.map((k) => k.wgsl)).size,
-    run(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}) {
-      record(inputs, options)
-    },
-    runChain(chain: Chain) {
-      recordChain(chain)
-    },
-    async profile(inputs: Readonly<Record<string, InputValue>>, options: RunOptions = {}): Promise<readonly KernelTime[]> {
+    pipelines: new Set(rendered.map((k) => k.wgsl)).size,
+    run: (inputs, options) => record(inputs, options),
+    runChain: recordChain,
+    async profile(inputs, options): Promise<readonly KernelTime[]> {
       if (!gpu.features.has("timestamp-query")) throw programError("profile", "the adapter has no timestamp-query feature")
       const timer = new PassTimer(device, Math.max(1, steps.length))
       try {
         record(inputs, options, timer)
         const times = await timer.read((buffer, bytes) => readback(device, buffer, bytes))
         await check()
-        return times.map((ms, i) => ({ name: program.kernels[i]!.name, ms }))
+        return times.map((ms, i) => ({ name: rendered[i]!.name, ms }))
       } finally {
         timer.destroy()
       }
     },
-    async read(name: string) {
-      const out = outputOf(name)
-      const bytes = await readback(device, buffers[out.slot]!, program.slots[out.slot]!.bytes)
+    async readSlot(slot) {
+      const bytes = await readback(device, buffers[slot]!, program.slots[slot]!.bytes)
       await check()
-      return typedFor(out.dtype, bytes)
+      return typedFor(program.slots[slot]!.dtype, bytes)
     },
-    output(name: string): DeviceValue {
-      const out = outputOf(name)
-      return { shape: out.shape, dtype: out.dtype, buffer: buffers[out.slot]! }
-    },
-    input(name: string): DeviceValue {
-      const input = inputNamed(program, name)
-      return { shape: input.shape, dtype: input.dtype, buffer: buffers[input.slot]! }
-    },
-    poison() {
-      buffers.forEach((b, i) => {
-        if (!inputSlots.has(i)) device.queue.writeBuffer(b, 0, new Uint32Array(program.slots[i]!.bytes / 4).fill(0x7fc00001))
-      })
-    },
+    deviceSlot: (slot) => ({ buffer: buffers[slot]! }),
+    poisonSlot: (slot) => device.queue.writeBuffer(buffers[slot]!, 0, new Uint32Array(program.slots[slot]!.bytes / 4).fill(0x7fc00001)),
     check,
     destroy,
-    [Symbol.dispose]: destroy,
-  }
+  })
 }

@@ -15,6 +15,7 @@ import { toySample, type ToyDataset } from "../data/toy.ts"
 import { bitsPerDim, elbo } from "../../dsl/objectives.ts"
 import { probabilityFlowLikelihood } from "../../dsl/likelihood.ts"
 import { importanceTime, uniformTime } from "../../dsl/importance.ts"
+import { DEFAULT_END_TIME } from "../../dsl/reverse.ts"
 import { meanAndStderr } from "./events.ts"
 import { driftModel, paramInputs } from "./programs.ts"
 import type { TrainedModel } from "./sample.ts"
@@ -66,7 +67,7 @@ export const elboEstimate = async (model: TrainedModel, data: EvalData, options:
   const drift = driftModel(model.network, params, model.parameterisation)
   const { backend, seed } = options
   if (data.kind === "toy") {
-    const program = await compile(() => elbo(model.sde, drift, toySample(data.dataset, options.samples), { t: importanceTime(Math.max(options.eps, 1e-3)) }), {}, { backend })
+    const program = await compile(() => elbo(model.sde, drift, toySample(data.dataset, options.samples), { t: importanceTime(Math.max(options.eps, DEFAULT_END_TIME)) }), {}, { backend })
     program.run(model.weights, { seed, step: 0 })
     return { ...meanAndStderr(await program.read("out")), samples: options.samples, unit: "nats" }
   }

@@ -22,7 +22,7 @@ import { curvesSvg } from "../io/svg-plot.ts"
 import { latestCheckpoint, saveCheckpointTo, type Checkpoint } from "./checkpoint.ts"
 import { meanAndStderr, type TrainEvent } from "./events.ts"
 import { driftModel, evalBitsPerDim, flatParamInputs, stateNames, trainStep, type StateName, type TrainSpec } from "./programs.ts"
-import { pluginReverse } from "../../dsl/reverse.ts"
+import { DEFAULT_END_TIME, pluginReverse } from "../../dsl/reverse.ts"
 import { solve } from "../../dsl/solve.ts"
 import type { Solver } from "../../dsl/solvers.ts"
 import type { ElboOptions } from "../../dsl/objectives.ts"
@@ -215,7 +215,7 @@ export const train = (options: TrainOptions): Stream.Stream<TrainEvent, TrainFai
             const params = flatParamInputs(spec.network, "ema")
             const rev = pluginReverse(spec.sde, driftModel(spec.network, params, spec.parameterisation), { lambda: sampler.lambda })
             const inputs = { ema: state.ema }
-            const result = await solve(rev, sampler.solver, { backend, shape: [sampler.count, ...spec.sampleShape], steps: sampler.steps, seed: options.seed, inputs, t1: sampler.eps ?? 1e-3, onCompile: compiling("sampling") })
+            const result = await solve(rev, sampler.solver, { backend, shape: [sampler.count, ...spec.sampleShape], steps: sampler.steps, seed: options.seed, inputs, t1: sampler.eps ?? DEFAULT_END_TIME, onCompile: compiling("sampling") })
             return result.x
           })
           yield* writeFileAtomic(path, options.render(samples, sampler.count)).pipe(Effect.mapError((e) => fail(e.message, e)))

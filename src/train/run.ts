@@ -13,6 +13,7 @@ import { dequantizeLogit, logitToUnit } from "../data/image-transforms.ts"
 import { toySample, type ToyDataset } from "../data/toy.ts"
 import { imageGrid, scatterPlot } from "../io/png-grid.ts"
 import { importanceTime, uniformTime } from "../../dsl/importance.ts"
+import { DEFAULT_END_TIME } from "../../dsl/reverse.ts"
 import { eulerMaruyama } from "../../dsl/solvers.ts"
 import type { TrainConfig } from "./config.ts"
 import { networkFor, sdeFor } from "./model-for.ts"
@@ -59,7 +60,7 @@ export const trainingRun = (config: TrainConfig, backend: GpuHandle | "cpu", onD
       const sde = sdeFor(config)
       const image = config.dataset === "cifar10"
       const network = networkFor(config)
-      const objective = { kind: "dsm" as const, options: { t: config.debias ? importanceTime(Math.max(config.eps, 1e-3)) : uniformTime(config.eps) } }
+      const objective = { kind: "dsm" as const, options: { t: config.debias ? importanceTime(Math.max(config.eps, DEFAULT_END_TIME)) : uniformTime(config.eps) } }
       const common = { sde, network, parameterisation: "a" as const, objective, batch: config.batch, warmup: config.warmup, gradClip: config.gradClip, emaDecay: config.emaDecay }
       const base = { backend, steps: config.steps, lr: config.lr, seed: config.seed, out: config.out, initialParams: initParams(network, config.seed), checkpointEvery: config.checkpointEvery, keep: config.keep, config }
       const sampler = { solver: eulerMaruyama(), lambda: 0, steps: config.sampleSteps, count: config.sampleCount, eps: config.eps }

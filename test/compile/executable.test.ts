@@ -99,6 +99,51 @@ describe("device values", () => {
     })
 })
 
+describe("typed reads", () => {
+  /** An f32, an i32 and a bool output of one program. */
+  const mixed = ({ x }: { x: Tensor }) => ({ y: x.mul(2), n: x.mul(10).cast("i32"), positive: x.gt(0) })
+  const values = [-1.5, 0.25, 3]
+
+  for (const backend of ["webgpu", "cpu"] as const)
+    test(`${backend}: read(name, dtype) gives that dtype's array, with no cast`, async () => {
+      const exe = await compile(mixed, { x: [3] }, { backend: backend === "cpu" ? "cpu" : gpu() })
+      try {
+        exe.run({ x: values })
+        // The annotations are the point: these assignments compile only because the result is typed.
+        const y: Float32Array = await exe.read("y", "f32")
+        const n: Int32Array = await exe.read("n", "i32")
+        const positive: Uint32Array = await exe.read("positive", "bool")
+        expect(y).toBeInstanceOf(Float32Array)
+        expect(Array.from(y)).toEqual([-3, 0.5, 6])
+        expect(n).toBeInstanceOf(Int32Array)
+        expect(Array.from(n)).toEqual([-15, 2, 30])
+        expect(Array.from(positive)).toEqual([0, 1, 1])
+      } finally {
+        exe.destroy()
+      }
+    })
+
+  test("a dtype other than the output's rejects with a ProgramError naming both", async () => {
+    const exe = await compile(mixed, { x: [3] }, { backend: "cpu" })
+    exe.run({ x: values })
+    const error = await thrown(() => exe.read("n", "f32"))
+    expect(error._tag).toBe("ProgramError")
+    for (const m of ['"n"', "i32", "f32"]) expect(error.message).toContain(m)
+    expect((await thrown(() => exe.read("nope", "f32")))._tag).toBe("ProgramError")
+  })
+
+  test("the f64 oracle: read(name) keeps float64, read(name, \"f32\") rounds to float32", async () => {
+    const exe = await compile(({ x }) => x.div(3), { x: [1] }, { backend: "cpu", precision: "f64" })
+    exe.run({ x: [1] })
+    const wide = await exe.read("out")
+    expect(wide).toBeInstanceOf(Float64Array)
+    expect(wide[0]).toBe(1 / 3)
+    const narrow = await exe.read("out", "f32")
+    expect(narrow).toBeInstanceOf(Float32Array)
+    expect(narrow[0]).toBe(Math.fround(1 / 3))
+  })
+})
+
 describe("input errors name the input and both shapes", () => {
   const cases: [string, Record<string, InputValue>, string, string[]][] = [
     ["a missing input", { a: 1, b: 2 }, "ProgramError", ['"x"', "[300]"]],
