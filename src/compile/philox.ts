@@ -118,9 +118,9 @@ export const rademacherFromBits = (bits: number): number => 1 - 2 * (bits >>> 31
 /**
  * Largest |CPU − GPU| allowed for `normalFromBits` vs `rng_normal`. Measured on lavapipe (llvmpipe,
  * Mesa 25) over 8M normals: max 9.5e-7 (2 ulp at |z| ≈ 4.8), 61% bit-identical. The bound leaves
- * room for other drivers' f32 log/cos (a few 1e-7 each, times |z| ≤ 5.77) while staying far below
- * the O(1) error of a wrong word, mapping or sign. (WGSL's worst-case `cos` bound, 2⁻¹¹ absolute,
- * would allow 3e-3; no driver we know is that loose.)
+ * room for other drivers' f32 log (a few 1e-7, times |z| ≤ 5.77) while staying far below the O(1)
+ * error of a wrong word, mapping or sign. The cosine is the prelude's `sdf_cos`, not WGSL's `cos`, whose
+ * bound (2⁻¹¹ absolute) would allow 3e-3 and which SwiftShader nearly uses.
  */
 export const normalTolerance = 1e-5
 
@@ -195,14 +195,14 @@ fn philox_log_near_one(u: f32) -> f32 {
   return -(v * outer);
 }
 
-// Box-Muller, cosine branch. Angle in (-pi, pi), where WGSL bounds cos's error.
+// Box-Muller, cosine branch, through the prelude's sdf_cos (WGSL's own cos may be off by 2^-11).
 fn rng_normal(b0: u32, b1: u32) -> f32 {
   let u_radius = rng_uniform(b0);
   let u_angle = rng_uniform(b1);
   let log_radius = select(log(u_radius), philox_log_near_one(u_radius), u_radius > PHILOX_NEAR_ONE);
   let radius = sqrt(max(-2.0 * log_radius, 0.0));
   let angle = PHILOX_PI * (2.0 * u_angle - 1.0);
-  return radius * cos(angle);
+  return radius * sdf_cos(angle);
 }
 
 // +1 or -1 from the top bit.

@@ -36,6 +36,23 @@ fn sdf_erf(x: f32) -> f32 {
   let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
   return sign(x) * (1.0 - poly * exp(-a * a));
 }
+// WGSL bounds sin and cos only absolutely (2^-11 on [-π, π]) and implementations differ within that
+// bound (SwiftShader's are far looser than lavapipe's: docs/design.md). Our own give every WebGPU
+// implementation the oracle's numbers to float rounding: a Cody–Waite reduction by π/2 in three parts
+// (exact for |x| < 2^15·π/2), then Cephes' single-precision polynomials on [-π/4, π/4] (about 1 ulp).
+fn sdf_sincos(x: f32) -> vec2<f32> {
+  let k = round(x * 0.63661977);
+  let r = ((x - k * 1.5703125) - k * 4.8375129699707031e-4) - k * 7.5497899548918822e-8;
+  let z = r * r;
+  let s = ((-1.9515296e-4 * z + 8.3321609e-3) * z - 1.6666655e-1) * z * r + r;
+  let c = ((2.4433157e-5 * z - 1.3887316e-3) * z + 4.1666646e-2) * z * z - 0.5 * z + 1.0;
+  let quadrant = i32(k) & 3;
+  let sine = select(select(s, c, quadrant == 1), select(-s, -c, quadrant == 3), quadrant >= 2);
+  let cosine = select(select(c, -s, quadrant == 1), select(-c, s, quadrant == 3), quadrant >= 2);
+  return vec2<f32>(sine, cosine);
+}
+fn sdf_sin(x: f32) -> f32 { return sdf_sincos(x).x; }
+fn sdf_cos(x: f32) -> f32 { return sdf_sincos(x).y; }
 // x^y; WGSL's pow is undefined for x < 0, ours follows the integer-exponent convention.
 fn sdf_pow(x: f32, y: f32) -> f32 {
   if (x > 0.0) { return pow(x, y); }

@@ -18,7 +18,7 @@ const uniformWord = (slot: number, t: ScalarType): string => {
 const unaryWgsl: Record<string, (a: string) => string> = {
   neg: (a) => `-(${a})`, abs: (a) => `abs(${a})`, exp: (a) => `exp(${a})`, log: (a) => `log(${a})`,
   log1p: (a) => `sdf_log1p(${a})`, expm1: (a) => `sdf_expm1(${a})`, sqrt: (a) => `sqrt(${a})`,
-  rsqrt: (a) => `inverseSqrt(${a})`, sin: (a) => `sin(${a})`, cos: (a) => `cos(${a})`, tanh: (a) => `sdf_tanh(${a})`,
+  rsqrt: (a) => `inverseSqrt(${a})`, sin: (a) => `sdf_sin(${a})`, cos: (a) => `sdf_cos(${a})`, tanh: (a) => `sdf_tanh(${a})`,
   sigmoid: (a) => `sdf_sigmoid(${a})`, silu: (a) => `(${a} * sdf_sigmoid(${a}))`, softplus: (a) => `sdf_softplus(${a})`,
   erf: (a) => `sdf_erf(${a})`, square: (a) => `(${a} * ${a})`, reciprocal: (a) => `(1.0 / ${a})`, floor: (a) => `floor(${a})`,
   sign: (a) => `sign(${a})`, not: (a) => `!(${a})`,

@@ -9,6 +9,7 @@ import {
   randomBits,
   uniformFromBits,
 } from "../../src/compile/philox.ts"
+import { wgslPrelude } from "../../src/compile/wgsl-prelude.ts"
 import { withGpu } from "../../src/platform/bun.ts"
 import type { GpuHandle } from "../../src/runtime/gpu.ts"
 import { readback, upload } from "../../src/runtime/buffers.ts"
@@ -264,7 +265,8 @@ describe("statistics of the CPU stream", () => {
 // ---------------------------------------------------------------------------------------------------
 
 /** Per index: the block's 4 words, their 4 uniforms and 4 signs, and the 2 normals of words (0,1), (2,3). */
-const streamKernel = `${philoxWgsl}
+const streamKernel = `${wgslPrelude}
+${philoxWgsl}
 struct Params { seed: u32, salt: u32, step: u32, count: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> indices: array<u32>;
@@ -286,7 +288,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 `
 
 /** The mapping functions alone, on word pairs chosen by the test (to reach the extreme words). */
-const mappingKernel = `${philoxWgsl}
+const mappingKernel = `${wgslPrelude}
+${philoxWgsl}
 @group(0) @binding(0) var<storage, read> words: array<vec2u>;
 @group(0) @binding(1) var<storage, read_write> mapped: array<vec4f>;
 
