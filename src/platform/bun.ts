@@ -6,11 +6,12 @@ import { Gpu, openGpu, withGpuFrom, type GpuHandle, type GpuPlatform } from "../
 import { bunGpu } from "./bun-gpu.ts"
 import { vulkanDriverReport } from "./vulkan-drivers.ts"
 import { compileWorkers } from "./compile-workers.ts"
+import { fileTileCache } from "./tile-cache-file.ts"
 
 export { bunGpu } from "./bun-gpu.ts"
 
 /** What Bun adds: the Vulkan driver report, and child processes that compile pipelines on the other cores. */
-export const bunPlatform: GpuPlatform = { driverReport: vulkanDriverReport, pipelineWarmer: compileWorkers }
+export const bunPlatform: GpuPlatform = { driverReport: vulkanDriverReport, pipelineWarmer: compileWorkers, tileCache: fileTileCache }
 
 /** A device on Bun, for code that manages its lifetime itself (`closeGpu` when done). */
 export const openBunGpu = (): Promise<GpuHandle> => openGpu(bunGpu(), bunPlatform)

@@ -2,15 +2,11 @@
  * Per-adapter choice of contraction tile shapes, measured once per adapter: a 512³ matmul with 4, 8 or
  * 16 rows per thread, and a UNet-sized 3×3 convolution with 4, 8 or 16 rows (4 and 8 also staged in
  * workgroup memory). The cheapest of each — compile time plus `amortizedRuns` runs (GPU timestamps) —
- * is kept for every later program on that adapter, in the process and on disk (`<cache>/tiles.json`),
- * so only the first process on a machine pays the few seconds.
- * A missing, unreadable or malformed cache entry is measured again; `SDEFLOW_AUTOTUNE=fresh` forces it.
+ * is kept for every later program on that adapter, in the process and in the platform's tile cache (a
+ * file under Bun, `<cache>/tiles.json`; localStorage in a browser), so only the first run on a machine
+ * pays the few seconds. A missing, unreadable or malformed cache entry is measured again.
  */
-import { readFileSync } from "node:fs"
-import { join } from "node:path"
-import { defaultCacheDir } from "../io/cache-dir.ts"
-import { writeFileAtomicSync } from "../io/atomic.ts"
-import type { GpuHandle } from "./gpu.ts"
+import type { GpuHandle, TextStore } from "./gpu.ts"
 import { defaultTiles, type TileShape } from "../compile/tiled-matmul.ts"
 import { buildProgram } from "../compile/program.ts"
 import { conv2d, input } from "../ir/tensor.ts"
@@ -25,8 +21,6 @@ const tuned = new Map<string, Promise<TileShape>>()
 const cacheVersion = 7
 const rowChoices = [4, 8, 16]
 
-export const tilesCachePath = (): string => join(defaultCacheDir(), "tiles.json")
-
 interface TilesCache {
   readonly version: number
   readonly adapters: Record<string, TileShape>
@@ -37,10 +31,10 @@ const isTileShape = (x: unknown): x is TileShape => {
   return typeof t === "object" && t !== null && rowChoices.includes(t.matmulRows!) && rowChoices.includes(t.gemmRows!) && typeof t.workgroupMemory === "boolean"
 }
 
-/** The cache file's contents, or an empty cache when it is missing, unreadable or from another version. */
-const readCache = (path: string): TilesCache => {
+/** The cache's contents, or an empty cache when there is none, it is unreadable or from another version. */
+const readCache = (store: TextStore | undefined): TilesCache => {
   try {
-    const parsed = JSON.parse(readFileSync(path, "utf8")) as Partial<TilesCache>
+    const parsed = JSON.parse(store?.read() ?? "") as Partial<TilesCache>
     if (parsed.version === cacheVersion && typeof parsed.adapters === "object" && parsed.adapters !== null) return { version: cacheVersion, adapters: parsed.adapters }
   } catch {
     // Missing or corrupt: measured again and rewritten.
@@ -48,20 +42,20 @@ const readCache = (path: string): TilesCache => {
   return { version: cacheVersion, adapters: {} }
 }
 
-/** Records a choice (atomically: a crash never leaves a torn file); a read-only cache only costs a re-measure. */
-const remember = (path: string, key: string, tiles: TileShape): void => {
+/** Records a choice; a store that cannot keep it only costs a re-measure next time. */
+const remember = (store: TextStore | undefined, key: string, tiles: TileShape): void => {
+  if (!store) return
   try {
-    const cache = readCache(path)
-    writeFileAtomicSync(path, JSON.stringify({ ...cache, adapters: { ...cache.adapters, [key]: tiles } }, null, 2))
+    const cache = readCache(store)
+    store.write(JSON.stringify({ ...cache, adapters: { ...cache.adapters, [key]: tiles } }, null, 2))
   } catch {
     // Not being able to cache is not an error: the next process measures again.
   }
 }
 
-/** A cached choice for `key`, unless fresh measurements are asked for. */
-const cached = (path: string, key: string): TileShape | undefined => {
-  if (process.env["SDEFLOW_AUTOTUNE"] === "fresh") return undefined
-  const entry = readCache(path).adapters[key]
+/** A cached choice for `key`. */
+const cached = (store: TextStore | undefined, key: string): TileShape | undefined => {
+  const entry = readCache(store).adapters[key]
   return isTileShape(entry) ? entry : undefined
 }
 
@@ -73,12 +67,11 @@ export const tunedTiles = (gpu: GpuHandle): Promise<TileShape> => {
   const key = `${gpu.adapter.vendor}|${gpu.adapter.architecture}|${gpu.adapter.device}|${gpu.adapter.description}`
   let choice = tuned.get(key)
   if (!choice) {
-    const path = tilesCachePath()
-    const known = cached(path, key)
+    const known = cached(gpu.tileCache, key)
     choice = known
       ? Promise.resolve(known)
       : gpu.features.has("timestamp-query")
-        ? measure(gpu).then((tiles) => (remember(path, key, tiles), tiles))
+        ? measure(gpu).then((tiles) => (remember(gpu.tileCache, key, tiles), tiles))
         : Promise.resolve({ ...defaultTiles, ...wgslOptionsFor(gpu) })
     tuned.set(key, choice)
   }

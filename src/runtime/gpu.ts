@@ -28,6 +28,16 @@ export interface GpuHandle {
   readonly pool: BufferPool
   /** Resolves with a `DeviceLost` when the device goes away (never rejects). */
   readonly lost: Promise<DeviceLost>
+  /** Where measured tile shapes outlive the process (the platform's; none: measured once per process). */
+  readonly tileCache?: TextStore
+}
+
+/** A small text the platform keeps between runs: a file under Bun, localStorage in a browser. */
+export interface TextStore {
+  /** The text last written, or undefined when there is none (or it should be measured afresh). */
+  read(): string | undefined
+  /** Keeps `text`; failing to keep it is not an error (the next run measures again). */
+  write(text: string): void
 }
 
 /** Features requested when the adapter has them; everything else runs without. */
@@ -59,6 +69,8 @@ export interface GpuPlatform {
   readonly driverReport?: DriverReport
   /** Other processes that compile pipelines into a shared driver cache (see pipelines.ts), if any. */
   readonly pipelineWarmer?: (adapter: AdapterSummary) => PipelineWarmer | undefined
+  /** Where autotuned tile shapes are kept between runs. */
+  readonly tileCache?: TextStore
 }
 
 /** Dawn's null backend names itself so; it validates everything and executes nothing. */
@@ -113,6 +125,7 @@ export const openGpu = async (gpu: GPU, platform: GpuPlatform = {}): Promise<Gpu
     pipelines: new PipelineCache(device, platform.pipelineWarmer?.(summary)),
     pool: new BufferPool(device),
     lost,
+    ...(platform.tileCache ? { tileCache: platform.tileCache } : {}),
   }
 }
 
