@@ -3,6 +3,7 @@
  * below ε) derived for any linear SDE by the time-expression machinery. Both draw t inside the kernel
  * from a uniform random number, and report the weight 1/q(t) that keeps estimates unbiased.
  */
+import { DEFAULT_END_TIME } from "./reverse.ts"
 import { importanceDensity, type ImportanceDensity } from "./time/index.ts"
 import { full, uniform, type Tensor } from "../src/ir/tensor.ts"
 import { timeToTensor } from "./lower-time.ts"
@@ -12,7 +13,7 @@ import type { LinearSde } from "./sde.ts"
 export type TimeSampling = { readonly kind: "uniform"; readonly eps: number } | { readonly kind: "importance"; readonly eps: number }
 
 export const uniformTime = (eps = 1e-5): TimeSampling => ({ kind: "uniform", eps })
-export const importanceTime = (eps = 1e-3): TimeSampling => ({ kind: "importance", eps })
+export const importanceTime = (eps = DEFAULT_END_TIME): TimeSampling => ({ kind: "importance", eps })
 
 const densities = new WeakMap<LinearSde, Map<number, ImportanceDensity>>()
 

@@ -1,7 +1,12 @@
-/** The SDE DSL: time expressions, SDEs as values, the plug-in reverse SDE, objectives, solvers, likelihoods. */
-export * as time from "./time/index.ts"
-export { lerp, t } from "./time/index.ts"
+/**
+ * The SDE DSL: time expressions, SDEs as values, the plug-in reverse SDE, objectives, solvers, likelihoods.
+ * @module
+ */
+import * as time from "./time/index.ts"
+
+export { time }
 export type { TimeExpr } from "./time/index.ts"
+
 export { linearSde, coefficient, drift, diffusion, driftDivergence, perturb, priorSample, priorLogDensity } from "./sde.ts"
 export type { LinearSde, LinearSdeSpec } from "./sde.ts"
 export { vp, subvp, ve } from "./library/index.ts"

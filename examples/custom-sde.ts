@@ -13,7 +13,7 @@
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import {
-  compile, energyDistance, fit, generate, initParams, linearSde, mlp, progressPrinter, scatterPlot, t, time, toySample, uniformTime, withGpu,
+  compile, energyDistance, fit, generate, initParams, linearSde, mlp, progressPrinter, scatterPlot, time, toySample, uniformTime, withGpu,
   writeFileAtomicSync, type TrainedModel, type TrainSpec,
 } from "sdeflow"
 
@@ -22,7 +22,7 @@ const [steps, seed, out] = [Number(args.steps), Number(args.seed), args.out!]
 
 // ---- the SDE: four lines --------------------------------------------------------------------------
 const s = 0.008 // keeps β(0) > 0
-const phase = t.add(s).mul(Math.PI / 2 / (1 + s))
+const phase = time.t.add(s).mul(Math.PI / 2 / (1 + s))
 const beta = phase.sin().div(phase.cos()).mul(Math.PI / (1 + s))
 // tan φ → ∞ as t → 1; stopping at T = 0.98 leaves m(T) ≈ 0.03, i.e. the prior is N(0, ≈1) already.
 const cosineVp = linearSde({ name: "cosine-vp", f: beta.mul(-0.5), g: beta.sqrt(), T: 0.98 })

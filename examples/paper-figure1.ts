@@ -103,7 +103,7 @@ const fit = async (gpu: GpuHandle, model: Model, params: Float32Array): Promise<
     })
     const loss = (await exe.read("loss"))[0]!
     console.log(`  ${String(done + n).padStart(4)} iterations: −ELBO ${loss.toFixed(3)} nats`)
-    state = { params: await exe.read("params") as Float32Array, m: await exe.read("m") as Float32Array, v: await exe.read("v") as Float32Array }
+    state = { params: await exe.read("params", "f32"), m: await exe.read("m", "f32"), v: await exe.read("v", "f32") }
   }
   exe.destroy()
   return state.params as Float32Array
@@ -153,7 +153,7 @@ await withGpu(async (gpu) => {
   const started = performance.now()
   const data = await compile(() => toySample("swissroll", testSize), {}, { backend: gpu })
   data.run({}, { seed: 12345 })
-  const test = (await data.read("out")) as Float32Array
+  const test = await data.read("out", "f32")
   const pictures: Uint8Array[] = []
   const panels = []
   const results: string[] = []

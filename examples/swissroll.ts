@@ -43,7 +43,7 @@ await withGpu(async (gpu) => {
 
   const dataProgram = await compile(() => toySample("swissroll", count), {}, { backend: gpu })
   dataProgram.run({}, { seed: 12345 })
-  const data = (await dataProgram.read("out")) as Float32Array
+  const data = await dataProgram.read("out", "f32")
 
   const bound = await compile(() => elbo(sde, model, toySample("swissroll", count), { t: importanceTime(1e-3) }).mean(), {}, { backend: gpu })
   let total = 0

@@ -2,18 +2,20 @@
  * The paper's VP SDE on CIFAR-10: denoising score matching with a DDPM UNet, test bits/dim from the
  * continuous-time ELBO, Euler–Maruyama sample grids, checkpoints, resume.
  *
- *   npx bun run examples/vp-cifar.ts                  # sized for a 2-core CPU (lavapipe): ~a few hundred steps
- *   npx bun run examples/vp-cifar.ts --preset paper   # sdeflow-light's configuration, for a real GPU
+ *   npx bun run examples/vp-cifar.ts                  # preset by adapter: cpu on lavapipe & co, gpu on a GPU
+ *   npx bun run examples/vp-cifar.ts --preset cpu     # sized for a 2-core CPU (lavapipe): a few hundred steps
+ *   npx bun run examples/vp-cifar.ts --preset gpu     # the paper's UNet at half width: ~15 min on a mid-range GPU
+ *   npx bun run examples/vp-cifar.ts --preset paper   # sdeflow-light's configuration (100k steps)
  *   npx bun run examples/vp-cifar.ts --debias         # importance-sampled t (q ∝ g²/v)
  *
  * Ctrl-C writes a checkpoint; running the same command again resumes from it.
  */
 import { parseArgs } from "node:util"
-import { fitPreset, NoAdapter, presets, progressPrinter, withGpu, type PresetName } from "sdeflow"
+import { ConfigError, fitPreset, NoAdapter, presetFor, presets, progressPrinter, withGpu, type PresetName } from "sdeflow"
 
 const { values: flags } = parseArgs({
   options: {
-    preset: { type: "string", default: "cpu" },
+    preset: { type: "string" },
     debias: { type: "boolean" },
     steps: { type: "string" },
     batch: { type: "string" },
@@ -22,7 +24,6 @@ const { values: flags } = parseArgs({
   },
 })
 const number = (s: string | undefined) => (s === undefined ? undefined : Number(s))
-const preset = flags.preset as PresetName
 const overrides = { debias: flags.debias, steps: number(flags.steps), batch: number(flags.batch), out: flags.out, seed: number(flags.seed) }
 
 // Ctrl-C / SIGTERM stop the run: the loop writes a checkpoint first, and the same command resumes from it.
@@ -31,7 +32,11 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => 
 
 try {
   await withGpu(async (gpu) => {
-    console.log(`device: ${gpu.adapter.description}; preset ${preset}; output ${flags.out ?? presets[preset]?.out}/`)
+    // An explicit --preset wins; otherwise the adapter decides: cpu on CPU adapters, gpu on GPUs.
+    const choice = flags.preset === undefined ? presetFor(gpu.adapter) : { preset: flags.preset as PresetName, reason: "given by --preset" }
+    const preset = choice.preset
+    console.log(`preset ${preset}: ${choice.reason}`)
+    console.log(`device: ${gpu.adapter.description}; output ${flags.out ?? presets[preset]?.out}/`)
     let lastPhase = ""
     await fitPreset(preset, overrides, {
       backend: gpu,
@@ -45,8 +50,8 @@ try {
   })
 } catch (error) {
   if (stop.signal.aborted) process.exit(130)
-  // No usable WebGPU adapter: say what is missing and how to install it, once, and exit 2 (as `sdeflow` does).
-  if (error instanceof NoAdapter) {
+  // No usable WebGPU adapter, or a bad preset or flag: say so once and exit 2 (as `sdeflow` does).
+  if (error instanceof NoAdapter || error instanceof ConfigError) {
     console.error(error.message)
     process.exit(2)
   }

@@ -99,10 +99,16 @@ class Node {
   toString(this: TimeExpr): string { return show(this) }
 }
 
-/** The time variable. */
+/**
+ * The variable of time expressions: the SDE's time t, symbolically. From "sdeflow" it is `time.t`; it is not the
+ * `t` a compiled function or a drift model receives, which is a scalar `Tensor` holding one value of t.
+ */
 export const t: TimeExpr = intern<Var>({ kind: "t" })
 
-/** A constant function; throws NonFiniteConstant for NaN/±∞. */
+/**
+ * A constant function of time; throws NonFiniteConstant for NaN/±∞. From "sdeflow" it is `time.constant`; the
+ * top-level `constant` makes a scalar `Tensor` instead. A plain number works wherever a `TimeLike` is taken.
+ */
 export const constant = (c: number): TimeExpr => lift(c, () => `constant(${c})`)
 
 /** a + (b − a)·x, e.g. `lerp(0.1, 20, t)` for the VP β schedule. */

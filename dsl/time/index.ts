@@ -1,4 +1,10 @@
-/** Symbolic functions of time and the linear-SDE math derived from them (pure TS, float64). */
+/**
+ * Time expressions: symbolic functions of the SDE's time, and the linear-SDE math derived from them (pure TS,
+ * float64) — simplified, differentiated, integrated, and lowered into kernels. `t` is their variable, `constant(c)`
+ * a constant function, `lerp(a, b)` a linear schedule; from "sdeflow" they are `time.t`, `time.constant`,
+ * `time.lerp`. `linearSde` takes its `f` and `g` as time expressions.
+ * @module
+ */
 export {
   add, constant, cos, dependsOnT, exp, lerp, log, max, min, mul, neg, pow, recip, sin, sqrt, substitute, t, table,
   timeExprKinds,

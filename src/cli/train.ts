@@ -20,6 +20,7 @@ import type { TrainEvent } from "../train/events.ts"
 import { BadFlags, blameFlags, givenFlags, laterChecked, numeric } from "./flags.ts"
 import { NoCheckpoint, paramShapes, storedConfigJson } from "./run-folder.ts"
 import { networkFor } from "../train/run.ts"
+import { presetFor } from "../train/preset-for.ts"
 
 const presetNames = Object.keys(presets) as PresetName[]
 
@@ -27,7 +28,7 @@ const presetNames = Object.keys(presets) as PresetName[]
 const modelKeys = ["dataset", "sde", "model", "ch", "chMult", "numResBlocks", "attnResolutions", "hidden"] as const
 
 const trainFlags = {
-  preset: Flag.Literals("preset", presetNames).pipe(Flag.withDescription("Start from this preset (default: the run stored in --out, else cpu)"), Flag.optional),
+  preset: Flag.Literals("preset", presetNames).pipe(Flag.withDescription("Start from this preset (default: the run stored in --out, else cpu on a CPU adapter and gpu on a GPU)"), Flag.optional),
   steps: laterChecked("steps", "N", "Train until this many optimizer steps in total"),
   batch: laterChecked("batch", "N", "Batch size"),
   lr: laterChecked("lr", "X", "Peak learning rate (after warm-up)"),
@@ -55,15 +56,18 @@ const readConfigFile = (path: string): Effect.Effect<{ preset?: string; keys: Re
     catch: (e) => new BadFlags({ message: `--config ${path}: ${(e as Error).message}`, flags: ["config"] }),
   })
 
-/**
- * The validated configuration of a `train` invocation. Layers, later winning: the preset (--preset, the
- * file's "preset", else cpu); the run stored in the output folder when neither --preset nor --config is
- * given (so `train --out DIR --steps N` extends that run); the --config file; the flags.
- */
-export const resolveTrainConfig = (flags: TrainFlags): Effect.Effect<TrainConfig, BadFlags | NoCheckpoint> =>
+/** The flags and the --config file before a preset is applied: the preset they name (if any) and every key they give. */
+interface Given {
+  readonly preset: string | undefined
+  /** The --config file's keys, then the flags' (later winning); `out` only when one of them gives it. */
+  readonly keys: Record<string, unknown>
+  /** The given flags as text, for error messages. */
+  readonly text: Record<string, string>
+}
+
+const givenOf = (flags: TrainFlags): Effect.Effect<Given, BadFlags> =>
   Effect.gen(function* () {
     const file = Option.isSome(flags.config) ? yield* readConfigFile(flags.config.value) : { keys: {} as Record<string, unknown> }
-    const preset = Option.getOrUndefined(flags.preset) ?? file.preset
     const fromFlags = {
       steps: numeric(Option.getOrUndefined(flags.steps)),
       batch: numeric(Option.getOrUndefined(flags.batch)),
@@ -72,17 +76,58 @@ export const resolveTrainConfig = (flags: TrainFlags): Effect.Effect<TrainConfig
       debias: Option.getOrUndefined(flags.debias),
       out: Option.getOrUndefined(flags.out),
     }
-    const given = givenFlags({ steps: flags.steps, batch: flags.batch, lr: flags.lr, seed: flags.seed, debias: flags.debias, out: flags.out })
-    const base = presets[(preset ?? "cpu") as PresetName] as TrainConfig | undefined
-    const out = fromFlags.out ?? (typeof file.keys.out === "string" ? file.keys.out : undefined) ?? base?.out ?? presets.cpu.out
-    const stored = yield* storedConfigJson(out)
-    const inherited = preset === undefined && Option.isNone(flags.config) ? (stored ?? {}) : {}
-    const config = yield* decodeConfig((preset ?? "cpu") as PresetName, { ...inherited, ...file.keys, ...fromFlags, out }).pipe(
-      Effect.mapError((e) => (e.issues.length === 1 && e.issues[0] === "preset" ? new BadFlags({ message: e.message, flags: ["preset"] }) : blameFlags(e, given))),
-    )
-    if (stored) yield* checkSameModel(config, stored)
-    return config
+    const definedFlags = Object.fromEntries(Object.entries(fromFlags).filter(([, v]) => v !== undefined))
+    const text = givenFlags({ steps: flags.steps, batch: flags.batch, lr: flags.lr, seed: flags.seed, debias: flags.debias, out: flags.out })
+    return { preset: Option.getOrUndefined(flags.preset) ?? file.preset, keys: { ...file.keys, ...definedFlags }, text }
   })
+
+/** decodeConfig of `preset` under `keys`, its errors naming the flags (an unknown preset is a bad --preset). */
+const decodeGiven = (preset: string, keys: Record<string, unknown>, text: Record<string, string>): Effect.Effect<TrainConfig, BadFlags> =>
+  decodeConfig(preset as PresetName, keys).pipe(
+    Effect.mapError((e) => (e.issues.length === 1 && e.issues[0] === "preset" ? new BadFlags({ message: e.message, flags: ["preset"] }) : blameFlags(e, text))),
+  )
+
+/** The run folder: --out, else the file's "out", else the preset's. */
+const outOf = (given: Given, preset: string): string =>
+  typeof given.keys.out === "string" ? given.keys.out : ((presets[preset as PresetName] as TrainConfig | undefined)?.out ?? presets.cpu.out)
+
+/** A settled `train` invocation: its configuration, and whether it continues the run stored in its folder. */
+export interface TrainRun {
+  readonly config: TrainConfig
+  /** No preset was named and `<out>/config.json` existed: the run continues with that run's settings. */
+  readonly inherited: boolean
+}
+
+/**
+ * The validated configuration of a `train` invocation. Layers, later winning: the preset (--preset, the
+ * file's "preset", else `fallback` — what `presetFor` picks for the adapter); the run stored in the output
+ * folder when neither --preset nor --config is given (so `train --out DIR --steps N` extends that run);
+ * the --config file; the flags.
+ */
+export const resolveTrainRun = (flags: TrainFlags, fallback: PresetName = "cpu"): Effect.Effect<TrainRun, BadFlags | NoCheckpoint> =>
+  Effect.gen(function* () {
+    const given = yield* givenOf(flags)
+    const preset = given.preset ?? fallback
+    const out = outOf(given, preset)
+    const stored = yield* storedConfigJson(out)
+    const inherited = given.preset === undefined && Option.isNone(flags.config) ? stored : undefined
+    const config = yield* decodeGiven(preset, { ...inherited, ...given.keys, out }, given.text)
+    if (stored) yield* checkSameModel(config, stored)
+    return { config, inherited: inherited !== undefined }
+  })
+
+/** `resolveTrainRun`'s configuration. */
+export const resolveTrainConfig = (flags: TrainFlags, fallback: PresetName = "cpu"): Effect.Effect<TrainConfig, BadFlags | NoCheckpoint> =>
+  Effect.map(resolveTrainRun(flags, fallback), (run) => run.config)
+
+/**
+ * Every flag and --config value checked without reading a run folder: what can be checked before the
+ * device opens when no preset is named (the adapter picks it, and with it the default folder).
+ */
+const checkGiven = (given: Given): Effect.Effect<TrainConfig, BadFlags> => {
+  const preset = given.preset ?? "cpu"
+  return decodeGiven(preset, { ...given.keys, out: outOf(given, preset) }, given.text)
+}
 
 /** Refuses to train a different model into a folder whose checkpoints it would shadow and prune. */
 const checkSameModel = (config: TrainConfig, stored: Record<string, unknown>): Effect.Effect<void, BadFlags> => {
@@ -126,17 +171,36 @@ const loggedAfter = (path: string, offset: number, shown: number): TrainEvent[] 
   return events.slice(shown)
 }
 
-/** The `train` subcommand; `gpu` is provided only after the flags have been validated. */
+/** The settled run, with --resume's requirement checked. */
+const settle = (flags: TrainFlags, fallback?: PresetName): Effect.Effect<TrainRun, BadFlags | NoCheckpoint> =>
+  Effect.gen(function* () {
+    const run = yield* resolveTrainRun(flags, fallback)
+    if (flags.resume) yield* requireCheckpoint(run.config)
+    return run
+  })
+
+/**
+ * The `train` subcommand; `gpu` is provided only after the flags have been validated. A named preset fixes
+ * the run folder, so the folder is checked before the device opens too; without one the adapter picks the
+ * preset (`presetFor`: cpu on CPU adapters, gpu on GPUs) and the folder is checked once it is known.
+ */
 export const trainCommand = (gpu: Layer.Layer<Gpu, GpuError>) =>
   Command.make("train", trainFlags, (flags) =>
     Effect.gen(function* () {
-      const config = yield* resolveTrainConfig(flags)
-      if (flags.resume) yield* requireCheckpoint(config)
+      const given = yield* givenOf(flags)
+      const early = given.preset !== undefined ? yield* settle(flags) : yield* Effect.as(checkGiven(given), undefined)
       yield* Effect.gen(function* () {
         const handle = yield* Gpu
         const sink = eventSink(flags.json)
         // Everything for people goes to stderr in --json mode, so stdout stays one event per line.
         const note = (text: string) => void writeSync(flags.json ? 2 : 1, text + "\n")
+        let run = early
+        if (run === undefined) {
+          const choice = presetFor(handle.adapter)
+          run = yield* settle(flags, choice.preset)
+          note(run.inherited ? `continuing the run stored in ${run.config.out} (no --preset given)` : `preset ${choice.preset}: ${choice.reason}`)
+        }
+        const config = run.config
         note(`device: ${handle.adapter.description}; dataset ${config.dataset}, ${config.sde} SDE, ${config.model}; output ${config.out}/`)
         let phase = ""
         const onData = (p: { readonly phase: string }) => {

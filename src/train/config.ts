@@ -3,6 +3,7 @@
  * Flags, config files and examples all go through `decodeConfig`.
  */
 import { Data, Effect, Schema } from "effect"
+import { DEFAULT_END_TIME } from "../../dsl/reverse.ts"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
@@ -71,6 +72,42 @@ const cpu: TrainConfig = {
   out: "runs/vp-cifar",
 }
 
+/**
+ * The paper's UNet at half width, sized to finish in about 15 minutes on a mid-range GPU (~10 TFLOP/s
+ * fp32; taken as 2 TFLOP/s effective through WebGPU) with samples visibly past noise. FLOPs from
+ * `explain(programOf(…))` of the programs a run compiles (no device needed):
+ *  - network: ch 64 with the paper's multipliers, blocks and attention (8.95M parameters, paper 35.7M);
+ *    a training step costs 9.8 GFLOP per image (paper: 38.0), a forward pass 3.2, the ELBO 6.75.
+ *  - training: batch 64 → 627 GFLOP a step (0.31 s at 2 TFLOP/s); 2000 steps → 1.25 PFLOP, ~10.5 min.
+ *    Batch-dependent traffic is ~0.27 GB per image (17 GB a step, ~0.05 s at 360 GB/s): compute-bound.
+ *  - evaluation every 500 steps on 640 test images: 4.3 TFLOP each, ~10 s in all.
+ *  - a 64-image grid every 500 steps with 250 Euler–Maruyama steps: 51 TFLOP each, ~100 s in all.
+ *  Total ≈ 1.48 PFLOP ≈ 12.5 min, plus compiling ~400 pipelines (training 234, evaluation 150, the
+ *  sampler's; partly shared) and loading CIFAR-10.
+ * Device memory: ~3 GB for the training program, ~1.3 GB for evaluation (fits an 8 GB card).
+ * Short-run choices: warm-up 100 steps, EMA 0.995 (a ~200-step horizon, so the grid at step 500 is not
+ * mostly the initialisation), lr 2e-4 (DDPM's CIFAR-10 rate).
+ */
+const gpu: TrainConfig = {
+  ...cpu,
+  ch: 64,
+  chMult: [1, 2, 2, 2],
+  numResBlocks: 2,
+  attnResolutions: [16],
+  steps: 2000,
+  batch: 64,
+  lr: 2e-4,
+  warmup: 100,
+  emaDecay: 0.995,
+  evalEvery: 500,
+  evalSamples: 640,
+  sampleEvery: 500,
+  sampleSteps: 250,
+  sampleCount: 64,
+  checkpointEvery: 500,
+  out: "runs/vp-cifar-gpu",
+}
+
 /** sdeflow-light's CIFAR-10 configuration, for a real GPU. */
 const paper: TrainConfig = {
   ...cpu,
@@ -103,7 +140,7 @@ const swissroll: TrainConfig = {
   warmup: 100,
   emaDecay: 0.995,
   debias: true,
-  eps: 1e-3,
+  eps: DEFAULT_END_TIME,
   evalEvery: 0,
   sampleEvery: 1000,
   sampleSteps: 500,
@@ -112,7 +149,7 @@ const swissroll: TrainConfig = {
   out: "runs/swissroll",
 }
 
-export const presets = { cpu, paper, swissroll } as const
+export const presets = { cpu, gpu, paper, swissroll } as const
 export type PresetName = keyof typeof presets
 
 /** Bad configuration: `issues` has one line per bad key, each naming it. */

@@ -89,6 +89,19 @@ describe("sdeflow train", () => {
     expect(stream.filter((e) => e._tag === "Step").map((e) => e.step)).toEqual([31, 32, 33, 34, 35, 36, 37, 38, 39, 40])
     expect(stream.at(-1)).toMatchObject({ _tag: "Finished", step: 40 })
     expect(JSON.parse(readFileSync(join(run, "config.json"), "utf8")).steps).toBe(40)
+    // No preset named: the stored run's settings are used, and the command says so (on stderr with --json).
+    expect(r.stderr).toContain(`continuing the run stored in ${run} (no --preset given)`)
+  }, 600_000)
+
+  test("without a preset the adapter picks one and the command prints which and why (cpu on lavapipe)", () => {
+    const out = join(root, "by-adapter")
+    // A --config file without "preset": the adapter's preset is the base, the file makes it a tiny 2-D run.
+    const tiny = join(root, "tiny-unnamed.json")
+    writeFileSync(tiny, JSON.stringify({ dataset: "swissroll", model: "mlp", batch: 512, sampleEvery: 0, checkpointEvery: 0 }))
+    const r = cli(["train", "--config", tiny, "--steps", "2", "--out", out])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^preset cpu: \S.* is a CPU adapter \(.*\); --preset gpu\|paper to override$/m)
+    expect(JSON.parse(readFileSync(join(out, "config.json"), "utf8"))).toMatchObject({ dataset: "swissroll", lr: 5e-4, steps: 2 })
   }, 600_000)
 
   test("bad flags exit 2 and name every bad flag, before any device or folder is touched", () => {
