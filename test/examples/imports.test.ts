@@ -5,7 +5,8 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { exampleScript, foreignImports } from "../support/examples.ts"
 
-const examples = readdirSync(dirname(exampleScript("x"))).filter((name) => name.endsWith(".ts"))
+// The scripts of examples/ and of its one-folder-deep apps (examples/web/).
+const examples = readdirSync(dirname(exampleScript("x")), { recursive: true, encoding: "utf8" }).filter((name) => name.endsWith(".ts"))
 
 test.each(examples)("examples/%s imports only from sdeflow and node builtins", (name) => {
   expect(foreignImports(exampleScript(name))).toEqual([])

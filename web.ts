@@ -1,0 +1,30 @@
+/**
+ * sdeflow for web pages: the same compiler, kernels, SDE library and solvers as the Bun entry (`sdeflow`),
+ * without anything that needs a file system or Bun. A page imports it as `sdeflow/web` and bundles it
+ * (`Bun.build({ target: "browser" })`); `test/web/bundle.test.ts` checks that the bundle builds.
+ */
+export { Tensor, constant, full, zeros, ones, input, tensorData, where, concat, matmul, conv2d, normal, uniform, rademacher } from "./src/ir/tensor.ts"
+export { grad, vjp, valueAndGrad } from "./src/ir/autodiff.ts"
+export { ShapeError, ProgramError, InvalidOption } from "./src/ir/errors.ts"
+export { compile, type CompileOptions, type InputSpec } from "./src/compile/compile.ts"
+export { explain, formatExplanation } from "./src/compile/explain.ts"
+export type { Executable, DeviceValue, RunOptions } from "./src/runtime/executable.ts"
+export { openGpu, closeGpu, type GpuHandle, type AdapterSummary } from "./src/runtime/gpu.ts"
+export { NoAdapter, DeviceLost, ShaderCompile, Validation } from "./src/runtime/errors.ts"
+export { browserGpu, openBrowserGpu, withBrowserGpu } from "./src/platform/browser.ts"
+export { mlp } from "./src/nn/mlp.ts"
+export { initParams } from "./src/nn/init.ts"
+export { paramLayout, packHost, unpackHost, flatten, unflatten } from "./src/nn/param-layout.ts"
+export { trainStep, driftModel, paramInputs, flatParamInputs, stateNames, type TrainSpec } from "./src/train/programs.ts"
+export { networkFor, sdeFor } from "./src/train/model-for.ts"
+export { presets, type TrainConfig } from "./src/train/config.ts"
+export { checkpointConfig, checkpointWeights, type CheckpointWeights } from "./src/train/checkpoint-weights.ts"
+export { CheckpointError } from "./src/train/checkpoint-layout.ts"
+export { decodeSafetensorsSync, encodeSafetensors, SafetensorsError } from "./src/io/safetensors-codec.ts"
+export { toySample, toyDatasets } from "./src/data/toy.ts"
+export { vp, subvp, ve } from "./dsl/library/index.ts"
+export { pluginReverse, probabilityFlow } from "./dsl/reverse.ts"
+export { solve, type Solution, type SolveOptions } from "./dsl/solve.ts"
+export { eulerMaruyama, heun, rk4, predictorCorrector, sra1, adaptive, milstein, stochasticHeun, auto, step } from "./dsl/solvers.ts"
+export { dsm, elbo } from "./dsl/objectives.ts"
+export { uniformTime, importanceTime } from "./dsl/importance.ts"
