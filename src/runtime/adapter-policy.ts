@@ -6,8 +6,18 @@
 import type { WgslOptions } from "../compile/wgsl.ts"
 import type { AdapterSummary, GpuHandle } from "./gpu.ts"
 
-export const isCpuAdapterSummary = (a: AdapterSummary): boolean =>
-  a.architecture === "software" || a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|warp/i.test(`${a.description} ${a.device}`)
+export const isCpuAdapterSummary = (a: AdapterSummary): boolean => a.architecture === "software" || a.isFallbackAdapter || knownCpuAdapter(a) !== undefined
+
+/** Adapters that run shaders on the host's cores, by what they call themselves, with a person's name for each. */
+const cpuAdapters = [
+  { pattern: /llvmpipe|lavapipe/i, name: "llvmpipe (CPU, lavapipe)" },
+  { pattern: /swiftshader/i, name: "SwiftShader (CPU)" },
+  { pattern: /warp|microsoft basic render/i, name: "WARP (CPU)" },
+] as const
+
+/** The known CPU adapter `a` is (Chromium's SwiftShader names itself only in `architecture`), or undefined. */
+export const knownCpuAdapter = (a: AdapterSummary): string | undefined =>
+  cpuAdapters.find((c) => c.pattern.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`))?.name
 
 /** A CPU adapter (lavapipe, SwiftShader): shaders run as SIMD code on the host's cores. */
 export const isCpuAdapter = (gpu: GpuHandle): boolean => isCpuAdapterSummary(gpu.adapter)

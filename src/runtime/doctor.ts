@@ -3,6 +3,7 @@
  * Pure functions of a `GpuHandle`; the CLI (src/cli.ts) opens the device.
  */
 import type { AdapterSummary, GpuHandle } from "./gpu.ts"
+import { knownCpuAdapter } from "./adapter-policy.ts"
 
 /** The limits that decide what sdeflow can compile: buffer sizes, grid sizes, bindings per kernel. */
 export const doctorLimitNames = [
@@ -43,11 +44,6 @@ export interface ShaderCache {
 }
 
 /** Software rasterisers that implement Vulkan/WebGPU on the CPU, by what their adapters report. */
-const cpuAdapters = [
-  { pattern: /llvmpipe|lavapipe/i, name: "llvmpipe (CPU, lavapipe)" },
-  { pattern: /swiftshader/i, name: "SwiftShader (CPU)" },
-  { pattern: /warp|microsoft basic render/i, name: "WARP (CPU)" },
-] as const
 
 /** A person's name for the adapter: its description, else device, else vendor. */
 const adapterName = (a: AdapterSummary): string =>
@@ -55,9 +51,8 @@ const adapterName = (a: AdapterSummary): string =>
 
 /** "ok: WebGPU on <adapter>", flagging adapters that run on the CPU (every benchmark is then CPU-bound). */
 export const verdictOf = (a: AdapterSummary): string => {
-  const text = `${a.description} ${a.device}`
-  const cpu = cpuAdapters.find((c) => c.pattern.test(text))
-  if (cpu) return `ok: WebGPU on ${cpu.name} — expect CPU speeds`
+  const cpu = knownCpuAdapter(a)
+  if (cpu) return `ok: WebGPU on ${cpu} — expect CPU speeds`
   if (a.isFallbackAdapter || a.architecture.toLowerCase() === "software")
     return `ok: WebGPU on ${adapterName(a)} (software fallback) — expect CPU speeds`
   return `ok: WebGPU on ${adapterName(a)}`

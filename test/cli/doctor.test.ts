@@ -1,6 +1,7 @@
 import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { doctorLimitNames, doctorReport, formatDoctor, verdictOf } from "../../src/runtime/doctor.ts"
 import type { AdapterSummary, GpuHandle } from "../../src/runtime/gpu.ts"
+import { isCpuAdapterSummary, knownCpuAdapter } from "../../src/runtime/adapter-policy.ts"
 
 // lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
 setDefaultTimeout(120_000)
@@ -107,5 +108,21 @@ describe("sdeflow CLI", () => {
     expect(r.stdout).toBe("")
     expect(r.stderr).toContain("No WebGPU adapter was found")
     expect(r.stderr).toContain("apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1")
+  })
+})
+
+describe("CPU adapters are known by any field that names them", () => {
+  // Chromium's SwiftShader names itself only in `architecture`; WARP by its long name.
+  const swiftshader: AdapterSummary = { vendor: "google", architecture: "swiftshader", device: "", description: "", isFallbackAdapter: false, subgroupMinSize: 4 }
+  const warp: AdapterSummary = { ...h200, vendor: "microsoft", architecture: "", description: "Microsoft Basic Render Driver" }
+  test.each([
+    ["lavapipe", llvmpipe, true, "llvmpipe (CPU, lavapipe)"],
+    ["Chromium's SwiftShader", swiftshader, true, "SwiftShader (CPU)"],
+    ["WARP", warp, true, "WARP (CPU)"],
+    ["an H200", h200, false, undefined],
+  ] as const)("%s", (_, adapter, cpu, name) => {
+    expect(isCpuAdapterSummary(adapter)).toBe(cpu)
+    expect(knownCpuAdapter(adapter)).toBe(name)
+    if (name) expect(verdictOf(adapter)).toContain(name)
   })
 })
