@@ -14,7 +14,7 @@ import { renderBody } from "./render.ts"
 import type { Scalar } from "./scalar.ts"
 import type { StridedView } from "./strided.ts"
 import { epilogueSyntax, storageType } from "./wgsl-syntax.ts"
-import { randomPrelude, usesRandom, wgslPrelude } from "./wgsl-prelude.ts"
+import { randomPrelude, trigPrelude, usesRandom, usesTrig, wgslPrelude } from "./wgsl-prelude.ts"
 import { param, paramOffsetIndex, paramsDeclaration } from "./wgsl-literal.ts"
 
 /** Register-tile rows per thread and workgroup staging: chosen per adapter (see runtime/autotune.ts). */
@@ -110,6 +110,7 @@ export const header = (
     `@group(0) @binding(${kernel.reads.length + 1}) var<uniform> u: array<vec4<u32>, ${Math.max(1, Math.ceil(program.uniforms.length / 4))}>;`,
     paramsDeclaration(kernel.reads.length + 2),
     wgslPrelude,
+    ...(usesTrig(t.epilogue) ? [trigPrelude] : []),
     ...(usesRandom(t.epilogue) ? [philoxWgsl, randomPrelude] : []),
     `fn epilogue(gid: i32, acc: f32) -> ${storageType(kernel.outputType)} {`,
     ...lines,

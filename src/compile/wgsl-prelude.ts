@@ -36,6 +36,18 @@ fn sdf_erf(x: f32) -> f32 {
   let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
   return sign(x) * (1.0 - poly * exp(-a * a));
 }
+// x^y; WGSL's pow is undefined for x < 0, ours follows the integer-exponent convention.
+fn sdf_pow(x: f32, y: f32) -> f32 {
+  if (x > 0.0) { return pow(x, y); }
+  if (x == 0.0) { return select(select(bitcast<f32>(sdf_inf_bits), 1.0, y == 0.0), 0.0, y > 0.0); }
+  if (y != floor(y)) { return bitcast<f32>(sdf_nan_bits); }
+  let m = pow(-x, y);
+  return select(-m, m, (abs(y) % 2.0) == 0.0);
+}
+`
+
+/** sin and cos of our own, for kernels that take them (and Box–Muller behind every random draw). */
+export const trigPrelude = /* wgsl */ `
 // WGSL bounds sin and cos only absolutely (2^-11 on [-π, π]) and implementations differ within that
 // bound (SwiftShader's are far looser than lavapipe's: docs/design.md). Our own give every WebGPU
 // implementation the oracle's numbers to float rounding: a Cody–Waite reduction by π/2 in three parts
@@ -53,14 +65,6 @@ fn sdf_sincos(x: f32) -> vec2<f32> {
 }
 fn sdf_sin(x: f32) -> f32 { return sdf_sincos(x).x; }
 fn sdf_cos(x: f32) -> f32 { return sdf_sincos(x).y; }
-// x^y; WGSL's pow is undefined for x < 0, ours follows the integer-exponent convention.
-fn sdf_pow(x: f32, y: f32) -> f32 {
-  if (x > 0.0) { return pow(x, y); }
-  if (x == 0.0) { return select(select(bitcast<f32>(sdf_inf_bits), 1.0, y == 0.0), 0.0, y > 0.0); }
-  if (y != floor(y)) { return bitcast<f32>(sdf_nan_bits); }
-  let m = pow(-x, y);
-  return select(-m, m, (abs(y) % 2.0) == 0.0);
-}
 `
 
 const randomWgsl: Record<string, string> = {
@@ -79,9 +83,16 @@ fn sdf_random_normal_at(salt: u32, step: u32, index: i32) -> f32 { let bits = ra
 fn sdf_random_rademacher_at(salt: u32, step: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, step, u32(index)); return ${randomWgsl.rademacher}; }
 `
 
-/** Whether a scalar DAG draws random numbers (its kernel then includes philox and the random prelude). */
-export const usesRandom = (s: Scalar, seen = new Set<number>()): boolean => {
+/** Whether a scalar DAG has a node that passes `test`. */
+const anyScalar = (s: Scalar, test: (s: Scalar) => boolean, seen = new Set<number>()): boolean => {
   if (seen.has(s.id)) return false
   seen.add(s.id)
-  return s.op.k === "random" || s.args.some((a) => usesRandom(a, seen))
+  return test(s) || s.args.some((a) => anyScalar(a, test, seen))
 }
+
+/** Whether a scalar DAG draws random numbers (its kernel then includes philox and the random prelude). */
+export const usesRandom = (s: Scalar): boolean => anyScalar(s, (x) => x.op.k === "random")
+
+/** Whether a kernel needs `trigPrelude`: it takes a sine or cosine, or draws random numbers (Box–Muller). */
+export const usesTrig = (s: Scalar): boolean =>
+  anyScalar(s, (x) => x.op.k === "random" || (x.op.k === "unary" && (x.op.fn === "sin" || x.op.fn === "cos")))

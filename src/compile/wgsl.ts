@@ -9,7 +9,7 @@ import { loaderGrid, renderLoaderMatmul } from "./loader-matmul.ts"
 import type { Kernel, Program } from "./program.ts"
 import { renderBodies } from "./render.ts"
 import { epilogueSyntax, storageType } from "./wgsl-syntax.ts"
-import { randomPrelude, usesRandom, wgslPrelude } from "./wgsl-prelude.ts"
+import { randomPrelude, trigPrelude, usesRandom, usesTrig, wgslPrelude } from "./wgsl-prelude.ts"
 import { param, paramOffsetIndex, paramsDeclaration } from "./wgsl-literal.ts"
 import { MAX_GROUPS } from "./webgpu-limits.ts"
 import { liftConstants, type FormRegistry, type LiftedKernel } from "./lift-constants.ts"
@@ -108,6 +108,7 @@ const renderMarkedWgsl = (program: Program, kernel: Kernel, options: WgslOptions
     `@group(0) @binding(${kernel.reads.length + outputs.length}) var<uniform> u: array<vec4<u32>, ${uniformVecs}>;`,
     paramsDeclaration(kernel.reads.length + outputs.length + 1),
     wgslPrelude,
+    ...(outputs.some((o) => usesTrig(o.value)) ? [trigPrelude] : []),
     ...(outputs.some((o) => usesRandom(o.value)) ? [philoxWgsl, randomPrelude] : []),
     `@compute @workgroup_size(${WORKGROUP})`,
     `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,

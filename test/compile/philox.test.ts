@@ -9,7 +9,7 @@ import {
   randomBits,
   uniformFromBits,
 } from "../../src/compile/philox.ts"
-import { wgslPrelude } from "../../src/compile/wgsl-prelude.ts"
+import { trigPrelude, wgslPrelude } from "../../src/compile/wgsl-prelude.ts"
 import { withGpu } from "../../src/platform/bun.ts"
 import type { GpuHandle } from "../../src/runtime/gpu.ts"
 import { readback, upload } from "../../src/runtime/buffers.ts"
@@ -266,6 +266,7 @@ describe("statistics of the CPU stream", () => {
 
 /** Per index: the block's 4 words, their 4 uniforms and 4 signs, and the 2 normals of words (0,1), (2,3). */
 const streamKernel = `${wgslPrelude}
+${trigPrelude}
 ${philoxWgsl}
 struct Params { seed: u32, salt: u32, step: u32, count: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
@@ -289,6 +290,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 /** The mapping functions alone, on word pairs chosen by the test (to reach the extreme words). */
 const mappingKernel = `${wgslPrelude}
+${trigPrelude}
 ${philoxWgsl}
 @group(0) @binding(0) var<storage, read> words: array<vec2u>;
 @group(0) @binding(1) var<storage, read_write> mapped: array<vec4f>;
