@@ -2,13 +2,11 @@
  * A long run owns its device resources: sampling every few steps (a solve each time) hands its buffers
  * back, so the device pool and the pipeline cache stop growing after the first sample.
  */
-import { afterAll, beforeAll, expect, test, setDefaultTimeout } from "bun:test"
+import { afterAll, expect, test, setDefaultTimeout } from "bun:test"
 import { Effect, Stream } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { bunGpu } from "../../src/platform/bun.ts"
-import { closeGpu, openGpu, type GpuHandle } from "../../src/runtime/gpu.ts"
 import { mlp } from "../../src/nn/mlp.ts"
 import { initParams } from "../../src/nn/init.ts"
 import { toySample } from "../../src/data/toy.ts"
@@ -17,18 +15,13 @@ import type { TrainSpec } from "../../src/train/programs.ts"
 import { vp } from "../../dsl/library/index.ts"
 import { uniformTime } from "../../dsl/importance.ts"
 import { eulerMaruyama } from "../../dsl/solvers.ts"
+import { useGpu } from "../support/backends.ts"
 
 setDefaultTimeout(600_000)
 
-let gpu: GpuHandle
+const device = useGpu()
 const out = mkdtempSync(join(tmpdir(), "sdeflow-resources-"))
-beforeAll(async () => {
-  gpu = await openGpu(bunGpu())
-})
-afterAll(() => {
-  closeGpu(gpu)
-  rmSync(out, { recursive: true, force: true })
-})
+afterAll(() => rmSync(out, { recursive: true, force: true }))
 
 test("2 000 steps sampling every 50: pool bytes, allocations and pipelines are flat after the first sample", async () => {
   const network = mlp({ dataDim: 2, hidden: [16] })
@@ -44,6 +37,7 @@ test("2 000 steps sampling every 50: pool bytes, allocations and pipelines are f
     gradClip: 1,
     emaDecay: 0.99,
   }
+  const gpu = device()
   const seen: { poolBytes: number; allocations: number; pipelines: number }[] = []
   const run = train({
     spec,
