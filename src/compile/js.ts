@@ -7,7 +7,7 @@ import type { Kernel } from "./program.ts"
 import { offsetIndex, renderBodies, type Syntax } from "./render.ts"
 import type { Scalar, ScalarType } from "./scalar.ts"
 import * as reference from "./scalar-eval.ts"
-import { normalFromBits, rademacherFromBits, randomBits, uniformFromBits } from "./philox.ts"
+import { draws } from "./philox.ts"
 
 export type Precision = "f32" | "f64"
 
@@ -100,14 +100,7 @@ export const renderJs = (kernel: Kernel, precision: Precision): string => {
   ].join("\n")
 }
 
-const random = {
-  uniform: (seed: number, salt: number, step: number, index: number) => uniformFromBits(randomBits(seed, salt, step, index)[0]),
-  normal: (seed: number, salt: number, step: number, index: number) => {
-    const bits = randomBits(seed, salt, step, index)
-    return normalFromBits(bits[0], bits[1])
-  },
-  rademacher: (seed: number, salt: number, step: number, index: number) => rademacherFromBits(randomBits(seed, salt, step, index)[0]),
-}
+const random = draws
 
 /** Compiles `kernel` to a callable JS function. */
 export const compileJsKernel = (kernel: Kernel, precision: Precision): KernelFn => {

@@ -64,9 +64,9 @@ export const philox4x32 = (
   return [x0, x1, x2, x3]
 }
 
-/** Counter layout used by sdeflow: key = (seed, salt), counter = (index, step, 0, 0). `salt` tells apart the random nodes of one program. */
-export const randomBits = (seed: number, salt: number, step: number, index: number): [number, number, number, number] =>
-  philox4x32(seed, salt, index, step, 0, 0)
+/** Counter layout used by sdeflow: key = (seed, salt), counter = (block, step, 0, 0). `salt` tells apart the random nodes of one program. */
+export const randomBits = (seed: number, salt: number, step: number, block: number): [number, number, number, number] =>
+  philox4x32(seed, salt, block, step, 0, 0)
 
 /**
  * Uniform in (0,1), never 0 or 1, computed in float32 exactly as the WGSL does (so bit-identical):
@@ -98,10 +98,11 @@ const logNearOne = (u: number): number => {
 
 /**
  * Standard normal from two words by Box–Muller, computed in float32 (Math.fround at each step,
- * matching WGSL's f32 ops): √(−2 ln u₁)·cos(π(2u₂ − 1)). The angle is taken in (−π, π) because WGSL
- * bounds `cos`'s error only there. |z| ≤ √(48 ln 2) ≈ 5.77 since u₁ ≥ 2⁻²⁴.
+ * matching WGSL's f32 ops): √(−2 ln u₁)·cos θ for `branch` 0 and √(−2 ln u₁)·sin θ for 1, with
+ * θ = π(2u₂ − 1) taken in (−π, π) because that is where WGSL bounds its trigonometry. The two branches
+ * of one pair are independent normals. |z| ≤ √(48 ln 2) ≈ 5.77 since u₁ ≥ 2⁻²⁴.
  */
-export const normalFromBits = (b0: number, b1: number): number => {
+export const normalFromBits = (b0: number, b1: number, branch: 0 | 1 = 0): number => {
   const uRadius = uniformFromBits(b0)
   const uAngle = uniformFromBits(b1)
   const logRadius = uRadius > NEAR_ONE ? logNearOne(uRadius) : Math.fround(Math.log(uRadius))
@@ -109,22 +110,41 @@ export const normalFromBits = (b0: number, b1: number): number => {
   // −2·ln u₁ and 2u₂ − 1 are exact in f32 (a power-of-two scaling; Sterbenz), so need no fround.
   const radius = Math.fround(Math.sqrt(Math.max(-2 * logRadius, 0)))
   const angle = Math.fround(PI_F32 * (2 * uAngle - 1))
-  return Math.fround(radius * Math.fround(Math.cos(angle)))
+  return Math.fround(radius * Math.fround(branch === 0 ? Math.cos(angle) : Math.sin(angle)))
 }
 
 /** ±1 with probability 1/2 each (the word's top bit). */
 export const rademacherFromBits = (bits: number): number => 1 - 2 * (bits >>> 31)
 
 /**
- * Largest |CPU − GPU| allowed for `normalFromBits` vs `rng_normal`. Measured on lavapipe (llvmpipe,
+ * The draws of element `index` of a random tensor. One Philox block serves four adjacent elements:
+ * block ⌊index / 4⌋ gives element 4b + w its word w (uniform, Rademacher), or for normals the cosine
+ * (even w) or sine (odd w) branch of the Box–Muller pair in words (2⌊w/2⌋, 2⌊w/2⌋ + 1). A kernel that
+ * computes the four elements together runs one block instead of four, and each element's value stays a
+ * pure function of (seed, salt, step, index).
+ */
+export const draws = {
+  uniform: (seed: number, salt: number, step: number, index: number): number =>
+    uniformFromBits(randomBits(seed, salt, step, index >>> 2)[index & 3]!),
+  normal: (seed: number, salt: number, step: number, index: number): number => {
+    const bits = randomBits(seed, salt, step, index >>> 2)
+    const pair = index & 2
+    return normalFromBits(bits[pair]!, bits[pair + 1]!, (index & 1) as 0 | 1)
+  },
+  rademacher: (seed: number, salt: number, step: number, index: number): number =>
+    rademacherFromBits(randomBits(seed, salt, step, index >>> 2)[index & 3]!),
+}
+
+/**
+ * Largest |CPU − GPU| allowed for `normalFromBits` vs `rng_normal_pair`. Measured on lavapipe (llvmpipe,
  * Mesa 25) over 8M normals: max 9.5e-7 (2 ulp at |z| ≈ 4.8), 61% bit-identical. The bound leaves
  * room for other drivers' f32 log (a few 1e-7, times |z| ≤ 5.77) while staying far below the O(1)
- * error of a wrong word, mapping or sign. The cosine is the prelude's `sdf_cos`, not WGSL's `cos`, whose
+ * error of a wrong word, mapping or sign. Sine and cosine are the prelude's `sdf_sincos`, not WGSL's, whose
  * bound (2⁻¹¹ absolute) would allow 3e-3 and which SwiftShader nearly uses.
  */
 export const normalTolerance = 1e-5
 
-/** WGSL source defining `philox4x32`, `random_bits`, `rng_uniform`, `rng_normal`, `rng_rademacher` (helpers prefixed `philox_`). */
+/** WGSL source defining `philox4x32`, `random_bits`, `rng_uniform`, `rng_normal_pair`, `rng_rademacher` and their 4-element forms (helpers prefixed `philox_`). */
 export const philoxWgsl = /* wgsl */ `
 // ---- counter-based RNG: Philox4x32-10 (Salmon et al., SC11); mirrors src/compile/philox.ts ----
 const PHILOX_M0: u32 = 0xD2511F53u;
@@ -173,9 +193,9 @@ fn philox4x32(key: vec2u, ctr: vec4u) -> vec4u {
   return state;
 }
 
-// sdeflow's layout: key = (seed, salt), counter = (element index, step, 0, 0).
-fn random_bits(seed: u32, salt: u32, step: u32, index: u32) -> vec4u {
-  return philox4x32(vec2u(seed, salt), vec4u(index, step, 0u, 0u));
+// sdeflow's layout: key = (seed, salt), counter = (block, step, 0, 0); a block serves 4 elements.
+fn random_bits(seed: u32, salt: u32, step: u32, block: u32) -> vec4u {
+  return philox4x32(vec2u(seed, salt), vec4u(block, step, 0u, 0u));
 }
 
 // (k + 1/2) * 2^-23 with k the top 23 bits: exact in f32, so it matches the JS oracle bit for bit;
@@ -195,14 +215,27 @@ fn philox_log_near_one(u: f32) -> f32 {
   return -(v * outer);
 }
 
-// Box-Muller, cosine branch, through the prelude's sdf_cos (WGSL's own cos may be off by 2^-11).
-fn rng_normal(b0: u32, b1: u32) -> f32 {
+// Box-Muller: (cos, sin) branches of one pair, through the prelude's sdf_sincos (WGSL's own sin and cos
+// may be off by 2^-11).
+fn rng_normal_pair(b0: u32, b1: u32) -> vec2<f32> {
   let u_radius = rng_uniform(b0);
   let u_angle = rng_uniform(b1);
   let log_radius = select(log(u_radius), philox_log_near_one(u_radius), u_radius > PHILOX_NEAR_ONE);
   let radius = sqrt(max(-2.0 * log_radius, 0.0));
   let angle = PHILOX_PI * (2.0 * u_angle - 1.0);
-  return radius * sdf_cos(angle);
+  let sine_cosine = sdf_sincos(angle);
+  return radius * vec2<f32>(sine_cosine.y, sine_cosine.x);
+}
+
+// The four elements a block serves (philox.ts's draws): words as uniforms, or two Box-Muller pairs.
+fn rng_uniform4(bits: vec4u) -> vec4<f32> {
+  return (vec4<f32>(bits >> vec4u(9u)) + 0.5) * 0x1p-23f;
+}
+fn rng_normal4(bits: vec4u) -> vec4<f32> {
+  return vec4<f32>(rng_normal_pair(bits.x, bits.y), rng_normal_pair(bits.z, bits.w));
+}
+fn rng_rademacher4(bits: vec4u) -> vec4<f32> {
+  return 1.0 - 2.0 * vec4<f32>(bits >> vec4u(31u));
 }
 
 // +1 or -1 from the top bit.

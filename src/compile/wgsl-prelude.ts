@@ -67,21 +67,21 @@ fn sdf_sin(x: f32) -> f32 { return sdf_sincos(x).x; }
 fn sdf_cos(x: f32) -> f32 { return sdf_sincos(x).y; }
 `
 
-const randomWgsl: Record<string, string> = {
-  uniform: "rng_uniform(bits.x)",
-  normal: "rng_normal(bits.x, bits.y)",
-  rademacher: "rng_rademacher(bits.x)",
+/** Element `index`'s value from its block (philox.ts's `draws`), for a kernel that draws one element alone. */
+const drawWgsl: Record<string, string> = {
+  uniform: "rng_uniform(bits[word])",
+  normal: "select(rng_normal_pair(bits.x, bits.y), rng_normal_pair(bits.z, bits.w), word >= 2u)[word & 1u]",
+  rademacher: "rng_rademacher(bits[word])",
 }
 
-/** The `sdf_random_*` draws of kernel bodies, over philox.ts's `random_bits`. */
-export const randomPrelude = /* wgsl */ `
-fn sdf_random_uniform(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.uniform}; }
-fn sdf_random_normal(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.normal}; }
-fn sdf_random_rademacher(salt: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, u[0][1], u32(index)); return ${randomWgsl.rademacher}; }
-fn sdf_random_uniform_at(salt: u32, step: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, step, u32(index)); return ${randomWgsl.uniform}; }
-fn sdf_random_normal_at(salt: u32, step: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, step, u32(index)); return ${randomWgsl.normal}; }
-fn sdf_random_rademacher_at(salt: u32, step: u32, index: i32) -> f32 { let bits = random_bits(u[0][0], salt, step, u32(index)); return ${randomWgsl.rademacher}; }
-`
+const drawFunction = (dist: string, suffix: string, stepParam: string, step: string): string =>
+  `fn sdf_random_${dist}${suffix}(salt: u32, ${stepParam}index: i32) -> f32 { ` +
+  `let bits = random_bits(u[0][0], salt, ${step}, u32(index) >> 2u); let word = u32(index) & 3u; return ${drawWgsl[dist]}; }`
+
+/** The `sdf_random_*` draws of kernel bodies, over philox.ts's `random_bits`: at the run's step, or at an explicit one (`_at`). */
+export const randomPrelude = Object.keys(drawWgsl)
+  .flatMap((dist) => [drawFunction(dist, "", "", "u[0][1]"), drawFunction(dist, "_at", "step: u32, ", "step")])
+  .join("\n")
 
 /** Whether a scalar DAG has a node that passes `test`. */
 const anyScalar = (s: Scalar, test: (s: Scalar) => boolean, seen = new Set<number>()): boolean => {

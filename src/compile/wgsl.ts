@@ -7,7 +7,8 @@ import { defaultTiles, type TileShape } from "./tiled-matmul.ts"
 import { laneGrid, laneTexture, renderLaneMatmul, type OperandTexture } from "./lane-matmul.ts"
 import { loaderGrid, renderLoaderMatmul } from "./loader-matmul.ts"
 import type { Kernel, Program } from "./program.ts"
-import { renderBodies } from "./render.ts"
+import { renderBodies, type Syntax } from "./render.ts"
+import { scalarOrder, type Scalar } from "./scalar.ts"
 import { epilogueSyntax, storageType } from "./wgsl-syntax.ts"
 import { randomPrelude, trigPrelude, usesRandom, usesTrig, wgslPrelude } from "./wgsl-prelude.ts"
 import { param, paramOffsetIndex, paramsDeclaration } from "./wgsl-literal.ts"
@@ -22,7 +23,7 @@ export const WORKGROUP = 256
 /** Workgroup counts (x, y, z) a kernel is dispatched with. */
 const dispatchGrid = (kernel: Kernel, options: WgslOptions): [number, number, number] => {
   const t = kernel.tiled
-  if (!t) return [...gridFor(kernel.threads), 1]
+  if (!t) return [...gridFor(invocations(kernel)), 1]
   const tiles = { ...defaultTiles, ...options }
   return t.gemm ? loaderGrid(t, t.gemm, tiles) : laneGrid(t, tiles)
 }
@@ -94,29 +95,120 @@ const renderMarkedWgsl = (program: Program, kernel: Kernel, options: WgslOptions
     return t.gemm ? renderLoaderMatmul(program, kernel, t, t.gemm, tiles) : renderLaneMatmul(program, kernel, t, tiles)
   }
   const outputs = [{ value: kernel.value, outputType: kernel.outputType, writeOffset: kernel.writeOffset }, ...kernel.siblings]
-  const { lines, results } = renderBodies(outputs.map((o) => o.value), epilogueSyntax)
-  const [groupsX] = gridFor(kernel.threads)
+  const values = outputs.map((o) => o.value)
+  const blocked = elementsPerInvocation(kernel) > 1
+  const block = blocked ? blockPlan(kernel, values, outputs) : undefined
+  const { lines, results } = renderBodies(values, block ? blockSyntax(block) : epilogueSyntax, block ? "    " : "  ")
+  const [groupsX] = gridFor(invocations(kernel))
   const uniformVecs = Math.max(1, Math.ceil(program.uniforms.length / 4))
+  const element = (type: string, vector: boolean) => (vector ? `vec4<${type}>` : type)
   const bindings = kernel.reads.map(
-    (slot, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${storageType(program.slots[slot]!.dtype)}>;`,
+    (slot, i) => `@group(0) @binding(${i}) var<storage, read> in${i}: array<${element(storageType(program.slots[slot]!.dtype), block?.vectorReads.has(i) ?? false)}>;`,
   )
+  const stored = (j: number) => (outputs[j]!.outputType === "bool" ? `select(0u, 1u, ${results[j]})` : results[j]!)
+  const invocation = param(groupsX * WORKGROUP, "u32")
+  const threads = param(kernel.threads)
+  const body = block
+    ? [
+        `  let block = i32(id.x + id.y * ${invocation});`,
+        `  if (block * ${BLOCK} >= ${threads}) { return; }`,
+        ...[...block.vectorReads].map((b) => `  let load${b} = in${b}[block];`),
+        // One Philox block per draw serves the invocation's four elements (philox.ts's `draws`).
+        ...block.draws.map((d, i) => `  let draw${i} = rng_${d.dist}4(random_bits(u[0][0], ${param(d.salt, "u32")}, u[0][1], u32(block)));`),
+        ...block.vectorWrites.map((j) => `  var result${j}: vec4<${storageType(outputs[j]!.outputType)}>;`),
+        `  for (var lane = 0; lane < ${BLOCK}; lane++) {`,
+        `    let gid = block * ${BLOCK} + lane;`,
+        `    if (gid >= ${threads}) { break; }`,
+        ...lines,
+        ...outputs.map((o, j) =>
+          block.vectorWrites.includes(j) ? `    result${j}[lane] = ${stored(j)};` : `    ${outName(j)}[${paramOffsetIndex("gid", o.writeOffset)}] = ${stored(j)};`,
+        ),
+        `  }`,
+        ...block.vectorWrites.map((j) => `  ${outName(j)}[${paramOffsetIndex("block", outputs[j]!.writeOffset / BLOCK)}] = result${j};`),
+      ]
+    : [
+        `  let gid = i32(id.x + id.y * ${invocation});`,
+        `  if (gid >= ${threads}) { return; }`,
+        ...lines,
+        ...outputs.map((o, j) => `  ${outName(j)}[${paramOffsetIndex("gid", o.writeOffset)}] = ${stored(j)};`),
+      ]
   return [
     // No kernel index or size in the text: kernels of one form share a pipeline.
-    `// sdeflow kernel: fused [${kernel.ops.join(", ")}]`,
+    `// sdeflow kernel: fused [${kernel.ops.join(", ")}]${block ? `, ${BLOCK} elements per invocation` : ""}`,
     ...bindings,
-    ...outputs.map((o, j) => `@group(0) @binding(${kernel.reads.length + j}) var<storage, read_write> ${outName(j)}: array<${storageType(o.outputType)}>;`),
+    ...outputs.map(
+      (o, j) => `@group(0) @binding(${kernel.reads.length + j}) var<storage, read_write> ${outName(j)}: array<${element(storageType(o.outputType), block?.vectorWrites.includes(j) ?? false)}>;`,
+    ),
     `@group(0) @binding(${kernel.reads.length + outputs.length}) var<uniform> u: array<vec4<u32>, ${uniformVecs}>;`,
     paramsDeclaration(kernel.reads.length + outputs.length + 1),
     wgslPrelude,
-    ...(outputs.some((o) => usesTrig(o.value)) ? [trigPrelude] : []),
-    ...(outputs.some((o) => usesRandom(o.value)) ? [philoxWgsl, randomPrelude] : []),
+    ...(values.some(usesTrig) ? [trigPrelude] : []),
+    ...(values.some(usesRandom) ? [philoxWgsl, randomPrelude] : []),
     `@compute @workgroup_size(${WORKGROUP})`,
     `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
-    `  let gid = i32(id.x + id.y * ${param(groupsX * WORKGROUP, "u32")});`,
-    `  if (gid >= ${param(kernel.threads)}) { return; }`,
-    ...lines,
-    ...outputs.map((o, j) => `  ${outName(j)}[${paramOffsetIndex("gid", o.writeOffset)}] = ${o.outputType === "bool" ? `select(0u, 1u, ${results[j]})` : results[j]};`),
+    ...body,
     `}`,
     ``,
   ].join("\n")
 }
+
+/** Elements one invocation computes: a block of adjacent ones in kernels without reduction loops, else one. */
+const BLOCK = 4
+
+const hasReduction = (values: readonly Scalar[]): boolean => scalarOrder(values).some((s) => s.op.k === "reduce")
+
+const elementsPerInvocation = (kernel: Kernel): number =>
+  hasReduction([kernel.value, ...kernel.siblings.map((o) => o.value)]) ? 1 : BLOCK
+
+/** Invocations a plain (untiled) kernel is dispatched with. */
+const invocations = (kernel: Kernel): number => Math.ceil(kernel.threads / elementsPerInvocation(kernel))
+
+/** A random draw at the kernel's own element index, computed once per block of elements. */
+interface BlockDraw {
+  readonly dist: string
+  readonly salt: number
+}
+
+/**
+ * How a block of elements is read, drawn and written: vec4 loads of inputs read only at the element's own
+ * index, one Philox block per draw at that index, and vec4 stores of outputs. Vectors need whole blocks
+ * (the thread count a multiple of 4, a write offset too), so that no vec4 reaches past a buffer's data;
+ * other kernels keep scalar loads and stores around the same loop.
+ */
+interface BlockPlan {
+  readonly draws: readonly BlockDraw[]
+  readonly vectorReads: ReadonlySet<number>
+  readonly vectorWrites: readonly number[]
+}
+
+const atOwnIndex = (s: Scalar): boolean => s.args[0]!.op.k === "gid"
+
+const isBlockDraw = (s: Scalar): boolean => s.op.k === "random" && !s.op.substeps && atOwnIndex(s)
+
+const blockPlan = (kernel: Kernel, values: readonly Scalar[], outputs: readonly { writeOffset: number }[]): BlockPlan => {
+  const order = scalarOrder(values)
+  const draws: BlockDraw[] = []
+  for (const s of order) {
+    if (s.op.k !== "random" || !isBlockDraw(s)) continue
+    const { dist, salt } = s.op
+    if (!draws.some((d) => d.dist === dist && d.salt === salt)) draws.push({ dist, salt })
+  }
+  const whole = kernel.threads % BLOCK === 0
+  const loads = order.filter((s) => s.op.k === "load")
+  const bindingOf = (s: Scalar) => (s.op as { binding: number }).binding
+  const vectorReads = new Set(whole ? loads.filter(atOwnIndex).map(bindingOf) : [])
+  for (const s of loads) if (!atOwnIndex(s)) vectorReads.delete(bindingOf(s))
+  const vectorWrites = whole ? outputs.flatMap((o, j) => (o.writeOffset % BLOCK === 0 ? [j] : [])) : []
+  return { draws, vectorReads, vectorWrites }
+}
+
+/** The kernel syntax inside a block: draws and vector reads at the element's own index come from the block's vectors. */
+const blockSyntax = (plan: BlockPlan): Syntax => ({
+  ...epilogueSyntax,
+  expr: (s, args) => {
+    if (s.op.k === "load" && plan.vectorReads.has(s.op.binding)) return s.type === "bool" ? `(load${s.op.binding}[lane] != 0u)` : `load${s.op.binding}[lane]`
+    if (s.op.k !== "random" || !isBlockDraw(s)) return epilogueSyntax.expr(s, args)
+    const { dist, salt } = s.op
+    return `draw${plan.draws.findIndex((d) => d.dist === dist && d.salt === salt)}[lane]`
+  },
+})

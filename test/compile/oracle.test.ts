@@ -551,11 +551,12 @@ describe("dispatch grid", () => {
   })
 
   test("a program past the 1-D limit folds the y group index into its thread index", () => {
-    const threads = 65535 * 256 + 1000
+    // Four elements per invocation (wgsl.ts's blocks): past 4 · 65535 · 256 elements the grid needs y.
+    const threads = 4 * 65535 * 256 + 1000
     const program = programOf(({ x }) => x.mul(2), { x: [threads] })
     const wgsl = renderWgsl(program, program.kernels[0]!)
     expect(wgsl).toContain(`id.y * ${65535 * 256}u`)
-    expect(wgsl).toContain(`if (gid >= ${threads})`)
+    expect(wgsl).toContain(`if (block * 4 >= ${threads})`)
   })
 
   test("a 70k-element program spanning hundreds of workgroups writes every element", async () => {

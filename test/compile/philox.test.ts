@@ -1,6 +1,7 @@
 import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import fc from "fast-check"
 import {
+  draws,
   normalFromBits,
   normalTolerance,
   philox4x32,
@@ -199,6 +200,22 @@ const correlation = (x: ArrayLike<number>, y: ArrayLike<number>): number => {
 
 const million = 1_000_000
 
+describe("draws: one block serves four adjacent elements", () => {
+  test("element 4b + w takes word w of block b (uniform, Rademacher) or branch w mod 2 of pair ⌊w/2⌋ (normal)", () => {
+    fc.assert(
+      fc.property(u32, u32, u32, fc.nat({ max: 2 ** 29 }), (seed, salt, step, block) => {
+        const bits = randomBits(seed, salt, step, block)
+        for (let w = 0; w < 4; w++) {
+          const index = 4 * block + w
+          expect(draws.uniform(seed, salt, step, index)).toBe(uniformFromBits(bits[w]!))
+          expect(draws.rademacher(seed, salt, step, index)).toBe(rademacherFromBits(bits[w]!))
+          expect(draws.normal(seed, salt, step, index)).toBe(normalFromBits(bits[w & 2]!, bits[(w & 2) + 1]!, (w & 1) as 0 | 1))
+        }
+      }),
+    )
+  })
+})
+
 describe("statistics of the CPU stream", () => {
   const uniforms = uniformStream(20_211_101, 7, 3, million)
 
@@ -218,12 +235,7 @@ describe("statistics of the CPU stream", () => {
   })
 
   test("normals have mean 0, variance 1 and kurtosis 3 within 5 standard errors at 1M samples", () => {
-    const normals = new Float64Array(million)
-    for (let i = 0; i < million; i += 2) {
-      const bits = randomBits(99, 1, 0, i / 2)
-      normals[i] = normalFromBits(bits[0], bits[1])
-      normals[i + 1] = normalFromBits(bits[2], bits[3])
-    }
+    const normals = Float64Array.from({ length: million }, (_, i) => draws.normal(99, 1, 0, i))
     let m1 = 0
     let m2 = 0
     let m4 = 0
@@ -239,6 +251,14 @@ describe("statistics of the CPU stream", () => {
     expect(Math.abs(m1)).toBeLessThan(5 / Math.sqrt(million))
     expect(Math.abs(m2 - m1 * m1 - 1)).toBeLessThan(5 * Math.sqrt(2 / million))
     expect(Math.abs(m4 - 3)).toBeLessThan(5 * Math.sqrt(96 / million))
+  })
+
+  test("the cosine and sine normals of one Box–Muller pair are uncorrelated, in value and in square (|r| < 4/√n)", () => {
+    const pairs = million / 2
+    const cosines = Float64Array.from({ length: pairs }, (_, i) => draws.normal(3, 4, 5, 2 * i))
+    const sines = Float64Array.from({ length: pairs }, (_, i) => draws.normal(3, 4, 5, 2 * i + 1))
+    expect(Math.abs(correlation(cosines, sines))).toBeLessThan(4 / Math.sqrt(pairs))
+    expect(Math.abs(correlation(cosines.map((z) => z * z), sines.map((z) => z * z)))).toBeLessThan(4 / Math.sqrt(pairs))
   })
 
   test("Rademacher signs are balanced within 5 standard errors", () => {
@@ -264,7 +284,7 @@ describe("statistics of the CPU stream", () => {
 // GPU (WGSL) against CPU (TypeScript)
 // ---------------------------------------------------------------------------------------------------
 
-/** Per index: the block's 4 words, their 4 uniforms and 4 signs, and the 2 normals of words (0,1), (2,3). */
+/** Per index: the block's 4 words; their 4 uniforms, 4 signs and 4 normals by the block forms (`rng_*4`), as `draws` maps a block. */
 const streamKernel = `${wgslPrelude}
 ${trigPrelude}
 ${philoxWgsl}
@@ -274,7 +294,7 @@ struct Params { seed: u32, salt: u32, step: u32, count: u32 }
 @group(0) @binding(2) var<storage, read_write> bits_out: array<vec4u>;
 @group(0) @binding(3) var<storage, read_write> uniforms_out: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> signs_out: array<vec4f>;
-@group(0) @binding(5) var<storage, read_write> normals_out: array<vec2f>;
+@group(0) @binding(5) var<storage, read_write> normals_out: array<vec4f>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -282,9 +302,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (i >= params.count) { return; }
   let bits = random_bits(params.seed, params.salt, params.step, indices[i]);
   bits_out[i] = bits;
-  uniforms_out[i] = vec4f(rng_uniform(bits.x), rng_uniform(bits.y), rng_uniform(bits.z), rng_uniform(bits.w));
-  signs_out[i] = vec4f(rng_rademacher(bits.x), rng_rademacher(bits.y), rng_rademacher(bits.z), rng_rademacher(bits.w));
-  normals_out[i] = vec2f(rng_normal(bits.x, bits.y), rng_normal(bits.z, bits.w));
+  uniforms_out[i] = rng_uniform4(bits);
+  signs_out[i] = rng_rademacher4(bits);
+  normals_out[i] = rng_normal4(bits);
 }
 `
 
@@ -300,7 +320,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x;
   if (i >= arrayLength(&words)) { return; }
   let pair = words[i];
-  mapped[i] = vec4f(rng_uniform(pair.x), rng_uniform(pair.y), rng_rademacher(pair.x), rng_normal(pair.x, pair.y));
+  mapped[i] = vec4f(rng_uniform(pair.x), rng_rademacher(pair.x), rng_normal_pair(pair.x, pair.y));
 }
 `
 
@@ -349,7 +369,7 @@ describe("WGSL agrees with the TypeScript oracle", () => {
           const count = all.length
           const params = upload(gpu.device, new Uint32Array([seed, salt, step, count]), Usage.UNIFORM)
           const indexBuffer = upload(gpu.device, new Uint32Array(all))
-          const outputs = [poisoned(gpu, 4 * count), poisoned(gpu, 4 * count), poisoned(gpu, 4 * count), poisoned(gpu, 2 * count)]
+          const outputs = [poisoned(gpu, 4 * count), poisoned(gpu, 4 * count), poisoned(gpu, 4 * count), poisoned(gpu, 4 * count)]
           try {
             await dispatch(gpu, streamKernel, ["uniform", "read", "read_write", "read_write", "read_write", "read_write"], [params, indexBuffer, ...outputs], count)
             const [bits, uniforms, signs, normals] = await Promise.all(outputs.map((b) => readWords(gpu, b)))
@@ -363,9 +383,9 @@ describe("WGSL agrees with the TypeScript oracle", () => {
                 if (uniforms![j] !== f32Bits(uniformFromBits(word))) throw new Error(`uniform differs at index ${all[i]} word ${w}`)
                 if (signs![j] !== f32Bits(rademacherFromBits(word))) throw new Error(`sign differs at index ${all[i]} word ${w}`)
               })
-              const cpuNormals = [normalFromBits(expected[0], expected[1]), normalFromBits(expected[2], expected[3])]
-              for (let k = 0; k < 2; k++) {
-                const error = Math.abs(normalValues[2 * i + k]! - cpuNormals[k]!)
+              const cpuNormals = [0, 1, 2, 3].map((w) => normalFromBits(expected[w & 2]!, expected[(w & 2) + 1]!, (w & 1) as 0 | 1))
+              for (let k = 0; k < 4; k++) {
+                const error = Math.abs(normalValues[4 * i + k]! - cpuNormals[k]!)
                 // Written as !(≤) so a NaN fails too; a poison word reads as -6.3e18, far outside the bound.
                 if (!(error <= normalTolerance)) throw new Error(`normal differs by ${error} at index ${all[i]}`)
               }
@@ -389,12 +409,9 @@ describe("WGSL agrees with the TypeScript oracle", () => {
       const result = await readWords(gpu, mapped)
       const asFloat = new Float32Array(result.buffer)
       pairs.forEach(([a, b], i) => {
-        expect([result[4 * i], result[4 * i + 1], result[4 * i + 2]]).toEqual([
-          f32Bits(uniformFromBits(a)),
-          f32Bits(uniformFromBits(b)),
-          f32Bits(rademacherFromBits(a)),
-        ])
-        expect(Math.abs(asFloat[4 * i + 3]! - normalFromBits(a, b))).toBeLessThanOrEqual(normalTolerance)
+        expect([result[4 * i], result[4 * i + 1]]).toEqual([f32Bits(uniformFromBits(a)), f32Bits(rademacherFromBits(a))])
+        expect(Math.abs(asFloat[4 * i + 2]! - normalFromBits(a, b, 0))).toBeLessThanOrEqual(normalTolerance)
+        expect(Math.abs(asFloat[4 * i + 3]! - normalFromBits(a, b, 1))).toBeLessThanOrEqual(normalTolerance)
       })
       words.destroy()
       mapped.destroy()

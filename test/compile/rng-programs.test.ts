@@ -5,7 +5,7 @@
 import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
 import { normalTolerance } from "../../src/compile/philox.ts"
-import { normal, rademacher, uniform, where, type Tensor } from "../../src/ir/tensor.ts"
+import { concat, normal, rademacher, uniform, where, type Tensor } from "../../src/ir/tensor.ts"
 import { inputsFor, runOnce, useGpu, type HostResult } from "../support/backends.ts"
 import { correlation } from "../support/correlation.ts"
 
@@ -50,6 +50,26 @@ describe("reproducibility", () => {
       let worst = 0
       onGpu.z!.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - onCpu.z![i]!))))
       expect(worst).toBeLessThanOrEqual(normalTolerance)
+    }
+  }, SLOW)
+
+  test("blocks of four elements: a size with a remainder, a draw at a broadcast index, and draws written at odd concat offsets agree with the oracle", async () => {
+    const odd = 4097
+    const program = ({ x, y }: Record<string, Tensor>) => ({
+      remainder: x!.add(normal([odd])).mul(uniform([odd])),
+      broadcast: normal([7, 1]).mul(y!).add(rademacher([7, 33])),
+      concatenated: concat([normal([5]), uniform([6]).add(1), normal([9])]).mul(2),
+    })
+    const specs = { x: [odd], y: [7, 33] }
+    const values = { x: Float32Array.from({ length: odd }, (_, i) => Math.sin(i)), y: Float32Array.from({ length: 7 * 33 }, (_, i) => Math.cos(i)) }
+    const onGpu = await runOnce(gpu(), program, specs, values, { seed: 11, step: 3 })
+    const onCpu = await runOnce("cpu", program, specs, values, { seed: 11, step: 3, precision: "f32" })
+    for (const name of ["remainder", "broadcast", "concatenated"]) {
+      expect(onGpu[name]!.length).toBe(onCpu[name]!.length)
+      let worst = 0
+      onGpu[name]!.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - onCpu[name]![i]!))))
+      // Written as !(≤) so that a poisoned (unwritten) element, NaN, fails.
+      if (!(worst <= 4 * normalTolerance)) throw new Error(`${name}: GPU and oracle differ by ${worst}`)
     }
   }, SLOW)
 
