@@ -30,7 +30,7 @@
  * @packageDocumentation
  */
 import { withGpu } from "./src/platform/bun.ts"
-import { fitPresetWith, fitWith, type FitOptions, type FitPresetOptions, type FitResult } from "./src/train/fit.ts"
+import { fitPresetWith, fitWith, type FitOptions, type FitPresetOptions, type FitResult } from "./src/platform/train/fit.ts"
 import type { PresetName, TrainConfig } from "./src/train/config.ts"
 export * from "./src/index.ts"
 export * from "./dsl/index.ts"
@@ -83,30 +83,30 @@ export { toySample, toyDatasets } from "./src/data/toy.ts"
 export type { ToyDataset } from "./src/data/toy.ts"
 /** Energy distance between two point clouds of dimension `dims` (0 iff the same law): a sample-quality score. */
 export { energyDistance } from "./src/data/energy-distance.ts"
-export { loadCifar10 } from "./src/data/cifar10.ts"
+export { loadCifar10 } from "./src/platform/cifar/cifar10.ts"
 /** Options of `loadCifar10`: split, cache folder, sources, retries, progress. */
-export type { LoadCifar10Options } from "./src/data/cifar10.ts"
+export type { LoadCifar10Options } from "./src/platform/cifar/cifar10.ts"
 /** CIFAR-10 download and decoding progress. */
-export type { LoadProgress } from "./src/data/cifar10.ts"
+export type { LoadProgress } from "./src/platform/cifar/cifar10.ts"
 /** A loaded CIFAR-10 split: images and labels. */
-export type { Cifar10 } from "./src/data/cifar10.ts"
+export type { Cifar10 } from "./src/platform/cifar/cifar10.ts"
 /** A CIFAR-10 split: "train" or "test". */
-export type { Split } from "./src/data/cifar10.ts"
+export type { Split } from "./src/platform/cifar/cifar10.ts"
 /** Where CIFAR-10 may be downloaded from. */
-export type { CifarSource } from "./src/data/cifar10.ts"
+export type { CifarSource } from "./src/platform/cifar/cifar10.ts"
 /** How often and how patiently a download is retried. */
-export type { RetryPolicy } from "./src/data/cifar10.ts"
+export type { RetryPolicy } from "./src/platform/cifar/cifar10.ts"
 /** Why `loadCifar10` failed. */
 export type { DataError } from "./src/data/errors.ts"
 export { SourceUnavailable, DownloadFailed, ChecksumMismatch, CorruptArchive, CacheCorrupt } from "./src/data/errors.ts"
-export { train } from "./src/train/loop.ts"
+export { train } from "./src/platform/train/loop.ts"
 /** A training run failed; `cause` carries the underlying typed error. */
-export { TrainFailed } from "./src/train/loop.ts"
+export { TrainFailed } from "./src/platform/train/loop.ts"
 /** `train`'s options: spec, device, steps, learning rate, seed, output folder, initial parameters, schedules. */
-export type { TrainOptions } from "./src/train/loop.ts"
+export type { TrainOptions } from "./src/platform/train/loop.ts"
 /** What a finished run reports (`<out>/summary.json`, `fit`'s `summary`). */
-export type { RunSummary } from "./src/train/loop.ts"
-export { trainingRun } from "./src/train/run.ts"
+export type { RunSummary } from "./src/platform/train/loop.ts"
+export { trainingRun } from "./src/platform/train/run.ts"
 export { decodeConfig, presets } from "./src/train/config.ts"
 /** A bad configuration: `issues` has one line per bad key. */
 export { ConfigError } from "./src/train/config.ts"
@@ -118,24 +118,24 @@ export type { PresetName } from "./src/train/config.ts"
 export { presetFor } from "./src/train/preset-for.ts"
 /** What `presetFor` returns: the preset and why. */
 export type { PresetChoice } from "./src/train/preset-for.ts"
-export { progressPrinter } from "./src/train/progress.ts"
-export { saveCheckpoint, loadCheckpoint, latestCheckpoint, loadParamsOnly } from "./src/train/checkpoint.ts"
+export { progressPrinter } from "./src/platform/train/progress.ts"
+export { saveCheckpoint, loadCheckpoint, latestCheckpoint, loadParamsOnly } from "./src/platform/train/checkpoint.ts"
 /** A checkpoint that does not fit its model or is damaged: `reason` says how. */
-export { CheckpointError } from "./src/train/checkpoint.ts"
+export { CheckpointError } from "./src/platform/train/checkpoint.ts"
 /** A training checkpoint: step, parameters, EMA, Adam moments, RNG state, config. */
-export type { Checkpoint } from "./src/train/checkpoint.ts"
+export type { Checkpoint } from "./src/platform/train/checkpoint.ts"
 /** What `latestCheckpoint` found, and which newer files it skipped as corrupt. */
-export type { LatestCheckpoint } from "./src/train/checkpoint.ts"
+export type { LatestCheckpoint } from "./src/platform/train/checkpoint.ts"
 /** A checkpoint file `latestCheckpoint` skipped, and why. */
-export type { SkippedCheckpoint } from "./src/train/checkpoint.ts"
+export type { SkippedCheckpoint } from "./src/platform/train/checkpoint.ts"
 /** Why loading a checkpoint failed. */
-export type { LoadError } from "./src/train/checkpoint.ts"
+export type { LoadError } from "./src/platform/train/checkpoint.ts"
 /** Options of `loadCheckpoint` and `latestCheckpoint`. */
-export type { LoadOptions } from "./src/train/checkpoint.ts"
+export type { LoadOptions } from "./src/platform/train/checkpoint.ts"
 /** Options of `loadParamsOnly`. */
-export type { ParamsOnlyOptions } from "./src/train/checkpoint.ts"
+export type { ParamsOnlyOptions } from "./src/platform/train/checkpoint.ts"
 /** What was wrong with a checkpoint, as `CheckpointError.reason`. */
-export type { CheckpointReason } from "./src/train/checkpoint.ts"
+export type { CheckpointReason } from "./src/platform/train/checkpoint.ts"
 export type { TrainEvent } from "./src/train/events.ts"
 /** Samples of a trained model from the prior down to ε with the named solver and λ (what `sdeflow sample` draws). */
 export { generate } from "./src/train/sample.ts"
@@ -148,13 +148,13 @@ export type { GenerateOptions } from "./src/train/sample.ts"
 /** A solver's name as `generate` and the command line spell it. */
 export type { SolverName } from "./src/train/sample.ts"
 /** What `fit` and `fitPreset` take besides the run's inputs: device, event callback, abort signal. */
-export type { FitControl } from "./src/train/fit.ts"
+export type { FitControl } from "./src/platform/train/fit.ts"
 /** `fit`'s options: `train`'s, the device optional, plus `onEvent` and `signal`. */
-export type { FitOptions } from "./src/train/fit.ts"
+export type { FitOptions } from "./src/platform/train/fit.ts"
 /** `fitPreset`'s options: device, `onEvent`, `signal`, and CIFAR-10 loading progress. */
-export type { FitPresetOptions } from "./src/train/fit.ts"
+export type { FitPresetOptions } from "./src/platform/train/fit.ts"
 /** What `fit` and `fitPreset` resolve to: final parameters and EMA by name (host arrays), and the run summary. */
-export type { FitResult } from "./src/train/fit.ts"
+export type { FitResult } from "./src/platform/train/fit.ts"
 
 /**
  * `train` without Effect: runs it to completion — on `options.backend`, or on a device opened for the run — and

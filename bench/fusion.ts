@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util"
 import { withGpu } from "../src/platform/bun.ts"
 import type { GpuHandle } from "../src/runtime/gpu.ts"
-import { writeFileAtomicSync } from "../src/io/atomic.ts"
+import { writeFileAtomicSync } from "../src/platform/files/atomic.ts"
 import { currentLoad, describeMachine } from "./machine.ts"
 import { measureWorkload } from "./measure.ts"
 import { runPeer, type PeerReport } from "./peer.ts"

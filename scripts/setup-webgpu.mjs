@@ -242,7 +242,7 @@ const icdFiles = () =>
 export const probeAdapter = (env = process.env) => {
   const bun = findBun()
   if (bun === null) return judgeIcds(icdFiles(), mesaVersionInstalled())
-  const r = spawnSync(bun, ["--no-install", join(packageRoot, "src/cli.ts"), "doctor", "--json"], {
+  const r = spawnSync(bun, ["--no-install", join(packageRoot, "src/platform/cli/main.ts"), "doctor", "--json"], {
     cwd: packageRoot,
     encoding: "utf8",
     timeout: 120_000,
@@ -290,7 +290,7 @@ const advise = (detail, reason, commands) => {
   say(`no WebGPU adapter (${detail}) — ${reason}.`)
   say("to install a CPU Vulkan driver (Mesa lavapipe >= 24), run as root:")
   for (const c of commands) console.log(`  ${c}`)
-  say("then check with: npx bun src/cli.ts doctor")
+  say("then check with: npx bun src/platform/cli/main.ts doctor")
 }
 
 const main = (dryRun) => {

@@ -81,25 +81,25 @@ export { NoAdapter, DeviceLost, ShaderCompile, Validation, OutOfMemory } from ".
 /** Any of the device errors above. */
 export type { GpuError } from "./runtime/errors.ts"
 // Files
-export { writeFileAtomic, writeFileAtomicSync, WriteFailed } from "./io/atomic.ts"
+export { writeFileAtomic, writeFileAtomicSync, WriteFailed } from "./platform/files/atomic.ts"
 export { pathPlot, type PathPanel } from "./io/path-plot.ts"
 export { scatterPlot, imageGrid, stackPngs } from "./io/png-grid.ts"
-export { readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors } from "./io/safetensors.ts"
+export { readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors } from "./platform/files/safetensors.ts"
 /** Reading a file failed (`readSafetensors`, checkpoint loading): `path` names it, `code` the OS error. */
-export { ReadFailed } from "./io/safetensors.ts"
+export { ReadFailed } from "./platform/files/safetensors.ts"
 /** A malformed or mismatching safetensors file: `reason` says how, `tensor` names the entry. */
-export { SafetensorsError } from "./io/safetensors.ts"
+export { SafetensorsError } from "./platform/files/safetensors.ts"
 /** One tensor: dtype, shape and row-major data of the dtype's array type. */
-export type { TensorRecord } from "./io/safetensors.ts"
+export type { TensorRecord } from "./platform/files/safetensors.ts"
 /** A decoded safetensors file: its tensors and metadata. */
-export type { Safetensors } from "./io/safetensors.ts"
+export type { Safetensors } from "./platform/files/safetensors.ts"
 /** The typed array each dtype decodes to. */
-export type { DtypeArray } from "./io/safetensors.ts"
+export type { DtypeArray } from "./platform/files/safetensors.ts"
 /** A safetensors dtype name ("F32", "F64", "I32", …); a tensor's own element type is `DType`. */
-export type { Dtype as SafetensorsDtype } from "./io/safetensors.ts"
+export type { Dtype as SafetensorsDtype } from "./platform/files/safetensors.ts"
 /** What was wrong with a file, as `SafetensorsError.reason`. */
-export type { SafetensorsReason } from "./io/safetensors.ts"
+export type { SafetensorsReason } from "./platform/files/safetensors.ts"
 /** Options of `decodeSafetensors` and `readSafetensors`. */
-export type { DecodeOptions } from "./io/safetensors.ts"
+export type { DecodeOptions } from "./platform/files/safetensors.ts"
 /** The tensors a file must hold, by name: shape and dtype. */
-export type { ExpectedTensors } from "./io/safetensors.ts"
+export type { ExpectedTensors } from "./platform/files/safetensors.ts"

@@ -1,7 +1,5 @@
-/** Sample grids and scatter plots as PNG (fast-png), written atomically. */
+/** Sample grids and scatter plots as PNG bytes (fast-png); the CLI writes them with `writeFileAtomic`. */
 import { decode, encode } from "fast-png"
-import { writeFileAtomic, type WriteFailed } from "./atomic.ts"
-import type { Effect } from "effect"
 
 /**
  * A grid of CHW images with values in [0, 1] (clipped): `images` holds n·c·h·w floats, c = 1 or 3.
@@ -63,5 +61,3 @@ export const stackPngs = (rows: readonly (readonly Uint8Array[])[]): Uint8Array 
   })
   return encode({ width, height, data, channels: 3, depth: 8 })
 }
-
-export const writePng = (path: string, png: Uint8Array): Effect.Effect<void, WriteFailed> => writeFileAtomic(path, png)

@@ -1,7 +1,7 @@
 /**
  * The safetensors format (the one PyTorch's `safetensors.torch.save_file` writes) over bytes: a pure encoder and
  * decoder, and a check of a file against the tensors a model expects. No file system: browsers use it as is;
- * `safetensors.ts` adds reading and atomic writing of files. Header parsing and validation live in
+ * `src/platform/files/safetensors.ts` adds reading and atomic writing of files. Header parsing and validation live in
  * `safetensors-header.ts`.
  */
 import { Effect } from "effect"

@@ -4,8 +4,8 @@
  */
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { defaultCacheDir } from "../io/cache-dir.ts"
-import { writeFileAtomicSync } from "../io/atomic.ts"
+import { defaultCacheDir } from "./files/cache-dir.ts"
+import { writeFileAtomicSync } from "./files/atomic.ts"
 import type { TextStore } from "../runtime/gpu.ts"
 
 export const tilesCachePath = (): string => join(defaultCacheDir(), "tiles.json")

@@ -1,6 +1,6 @@
 /**
  * `sdeflow doctor`: what the open WebGPU device is and what it allows, as plain data and as text.
- * Pure functions of a `GpuHandle`; the CLI (src/cli.ts) opens the device.
+ * Pure functions of a `GpuHandle`; the CLI (src/platform/cli/main.ts) opens the device.
  */
 import type { AdapterSummary, GpuHandle } from "./gpu.ts"
 import { knownCpuAdapter } from "./adapter-policy.ts"

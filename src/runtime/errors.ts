@@ -38,5 +38,5 @@ export const installHint = [
   "  sed -i 's/^Suites: bookworm bookworm-updates$/Suites: bookworm bookworm-updates bookworm-backports/' /etc/apt/sources.list.d/debian.sources",
   "  apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1",
   "On Debian 13 / Ubuntu 24.04+: apt-get install -y mesa-vulkan-drivers libvulkan1",
-  "Then check with: npx bun src/cli.ts doctor",
+  "Then check with: npx bun src/platform/cli/main.ts doctor",
 ].join("\n")

@@ -8,6 +8,7 @@ import { FormRegistry } from "../compile/lift-constants.ts"
 import { PARAMS_UNIFORM } from "../compile/wgsl-literal.ts"
 import type { BindingKind } from "../compile/wgsl.ts"
 import { ShaderStage, TextureUsage, Usage } from "./flags.ts"
+import { debugging } from "./debug.ts"
 
 export interface CachedPipeline {
   readonly pipeline: GPUComputePipeline
@@ -111,9 +112,6 @@ const uniformArrayBytes = (wgsl: string, name: string, type: string): number =>
 
 const keyOf = (r: PipelineRequest): string => `${r.bindings.join(",")}\n${r.wgsl}`
 
-/** Prints each pipeline's compile time when SDEFLOW_DEBUG includes "compile". */
-const debugCompile = (): boolean => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SDEFLOW_DEBUG?.includes("compile") ?? false
-
 export class PipelineCache {
   private readonly cache = new Map<string, Promise<CachedPipeline>>()
   /** How many pipelines were actually created (a replayed executable must not add to this). */
@@ -172,7 +170,7 @@ export class PipelineCache {
     const made = await scoped(this.device, `first dispatch of ${request.label}`, () => compileDispatch(this.device, layout, pipeline, request))
     await this.device.queue.onSubmittedWorkDone()
     for (const b of made) b.destroy()
-    if (debugCompile()) console.error(`compiled ${request.label} in ${(performance.now() - began).toFixed(0)} ms: ${request.wgsl.split("\n")[0]}`)
+    if (debugging("compile")) console.error(`compiled ${request.label} in ${(performance.now() - began).toFixed(0)} ms: ${request.wgsl.split("\n")[0]}`)
   }
 
   /** The pipeline for `wgsl` (entry point `main`), compiling it on first use. */

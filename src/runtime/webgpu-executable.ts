@@ -15,6 +15,7 @@ import { PassTimer } from "./timing.ts"
 import { renderOptionsFor } from "./adapter-policy.ts"
 import { Validation } from "./errors.ts"
 import { mirrorOperand } from "./operand-texture.ts"
+import { debugging } from "./debug.ts"
 
 const SLOT_USAGE = Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST
 /** Steps of a chain recorded into one command buffer. */
@@ -26,9 +27,6 @@ const typedFor = (dtype: string, bytes: ArrayBuffer) =>
 /** Converts a host array to the 4-byte storage of `dtype`. */
 const toStorage = (dtype: string, data: ArrayLike<number>): ArrayBufferView =>
   dtype === "f32" ? (data instanceof Float32Array ? data : Float32Array.from(data)) : dtype === "i32" ? Int32Array.from(data) : Uint32Array.from(data)
-
-/** Prints every kernel's WGSL when SDEFLOW_DEBUG includes "kernels". */
-const debugKernels = (): boolean => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SDEFLOW_DEBUG?.includes("kernels") ?? false
 
 /** `chosen` overrides the adapter's rendering choices (adapter-policy.ts: `renderOptionsFor`). */
 export const webgpuExecutable = async (
@@ -56,7 +54,7 @@ export const webgpuExecutable = async (
   }
   const paramBuffer = paramBytes > 0 ? gpu.pool.acquire(paramBytes, Usage.UNIFORM | Usage.COPY_DST, "kernel parameters") : undefined
   rendered.forEach((k, i) => k.params && device.queue.writeBuffer(paramBuffer!, paramOffsets[i]!, k.params))
-  if (debugKernels()) for (const k of rendered) console.error(k.wgsl)
+  if (debugging("kernels")) for (const k of rendered) console.error(k.wgsl)
 
   const pipelines = await gpu.pipelines.getAll(rendered.map((k) => ({ wgsl: k.wgsl, bindings: k.bindings, label: k.name })), onCompile)
   const steps = rendered.map((k, i) => {

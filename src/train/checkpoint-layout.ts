@@ -1,7 +1,7 @@
 /**
  * What a checkpoint file holds, by name: the format tag, the four tensor groups and the tensors a model's
  * parameters give, and the error of an inconsistent checkpoint. No file system: the browser reads
- * checkpoints with it too (`checkpoint-weights.ts`); `checkpoint.ts` writes, loads and rotates files.
+ * checkpoints with it too (`checkpoint-weights.ts`); `src/platform/train/checkpoint.ts` writes, loads and rotates files.
  */
 import { Data } from "effect"
 import type { ExpectedTensors } from "../io/safetensors-codec.ts"

@@ -6,7 +6,7 @@
  * Images are reported in bits/dim of the 8-bit data (uniform dequantisation + the logit's log-determinant,
  * as in training); 2-D toy data in nats per point (a log-likelihood, so higher is better).
  */
-import { compile } from "../index.ts"
+import { compile } from "../compile/compile.ts"
 import { input, type Tensor } from "../ir/tensor.ts"
 import type { GpuHandle } from "../runtime/gpu.ts"
 import type { InputValue } from "../runtime/executable.ts"

@@ -66,7 +66,7 @@ describe("doctorReport", () => {
 
 /** Runs the CLI in a child process, as a user would. */
 const cli = (args: string[], env: Record<string, string> = {}) => {
-  const r = Bun.spawnSync([process.execPath, "src/cli.ts", ...args], {
+  const r = Bun.spawnSync([process.execPath, "src/platform/cli/main.ts", ...args], {
     env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? "/tmp", ...env },
   })
   return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
@@ -102,7 +102,7 @@ describe("sdeflow CLI", () => {
   })
 
   test("with no adapter, doctor prints the install hint on stderr and exits 2", () => {
-    // SDEFLOW_FAKE_NO_ADAPTER is the test hook of src/cli.ts: its WebGPU provider finds no adapter.
+    // SDEFLOW_FAKE_NO_ADAPTER is the test hook of src/platform/cli/main.ts: its WebGPU provider finds no adapter.
     const r = cli(["doctor", "--json"], { SDEFLOW_FAKE_NO_ADAPTER: "1" })
     expect(r.code).toBe(2)
     expect(r.stdout).toBe("")

@@ -23,7 +23,7 @@ const withoutDriver = (args: string[]) => {
 
 describe("no Vulkan driver: Dawn's null backend is not an adapter", () => {
   test("doctor exits 2, says it was offered the null backend and which driver setting is missing", () => {
-    const r = withoutDriver(["src/cli.ts", "doctor"])
+    const r = withoutDriver(["src/platform/cli/main.ts", "doctor"])
     expect(r.code).toBe(2)
     expect(r.stderr).toContain("null backend")
     expect(r.stderr).toContain("VK_DRIVER_FILES=/nonexistent.json")

@@ -14,7 +14,7 @@ const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? "/
 
 /** Runs the CLI to completion. */
 const cli = (args: string[], extraEnv: Record<string, string> = {}) => {
-  const r = Bun.spawnSync([process.execPath, "src/cli.ts", ...args], { env: { ...env, ...extraEnv } })
+  const r = Bun.spawnSync([process.execPath, "src/platform/cli/main.ts", ...args], { env: { ...env, ...extraEnv } })
   return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
 }
 
@@ -138,7 +138,7 @@ describe("sdeflow train", () => {
   test("SIGTERM during training exits 130 after writing a checkpoint of the last step taken", async () => {
     const out = join(root, "interrupted")
     writeFileSync(join(root, "no-checkpoints.json"), JSON.stringify({ checkpointEvery: 0, sampleEvery: 0 }))
-    const child = Bun.spawn([process.execPath, "src/cli.ts", "train", "--preset", "swissroll", "--config", join(root, "no-checkpoints.json"), "--steps", "100000", "--out", out, "--json"], {
+    const child = Bun.spawn([process.execPath, "src/platform/cli/main.ts", "train", "--preset", "swissroll", "--config", join(root, "no-checkpoints.json"), "--steps", "100000", "--out", out, "--json"], {
       env,
       stdout: "pipe",
       stderr: "pipe",

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test"
 import fc from "fast-check"
 import { writeFileSync } from "node:fs"
 import { Effect } from "effect"
-import { cachePath, decodeCacheFile, encodeCacheFile, readCache, writeCache } from "../../src/data/cifar-cache.ts"
+import { cachePath, decodeCacheFile, encodeCacheFile, readCache, writeCache } from "../../src/platform/cifar/cifar-cache.ts"
 import type { Cifar10 } from "../../src/data/cifar-dataset.ts"
 import { freshDir, removeFreshDirs, tinySplit } from "./tiny-cifar.ts"
 

@@ -3,8 +3,8 @@ import { existsSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { Clock, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { type LoadProgress, loadCifar10 } from "../../src/data/cifar10.ts"
-import type { ArchiveFetchers } from "../../src/data/fetchers.ts"
+import { type LoadProgress, loadCifar10 } from "../../src/platform/cifar/cifar10.ts"
+import type { ArchiveFetchers } from "../../src/platform/cifar/fetchers.ts"
 import {
   binaryTarball,
   freshDir,

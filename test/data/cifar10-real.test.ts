@@ -5,7 +5,7 @@
 import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { Effect } from "effect"
 import { CLASS_NAMES, pixelAt } from "../../src/data/cifar-dataset.ts"
-import { type LoadProgress, loadCifar10 } from "../../src/data/cifar10.ts"
+import { type LoadProgress, loadCifar10 } from "../../src/platform/cifar/cifar10.ts"
 
 // lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
 setDefaultTimeout(120_000)

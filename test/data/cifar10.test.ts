@@ -4,9 +4,9 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { decode as decodePng } from "fast-png"
 import { parseTarGzip } from "nanotar"
-import { cachePath } from "../../src/data/cifar-cache.ts"
+import { cachePath } from "../../src/platform/cifar/cifar-cache.ts"
 import { pixelAt } from "../../src/data/cifar-dataset.ts"
-import { type LoadCifar10Options, type LoadProgress, loadCifar10 } from "../../src/data/cifar10.ts"
+import { type LoadCifar10Options, type LoadProgress, loadCifar10 } from "../../src/platform/cifar/cifar10.ts"
 import {
   binaryTarball,
   freshDir,

@@ -11,7 +11,7 @@ import { encode } from "fast-png"
 import { createTarGzip } from "nanotar"
 import { IMAGE_BYTES, PLANE_SIZE } from "../../src/data/cifar-dataset.ts"
 import { DownloadFailed } from "../../src/data/errors.ts"
-import { type ArchiveFetchers, Fetchers } from "../../src/data/fetchers.ts"
+import { type ArchiveFetchers, Fetchers } from "../../src/platform/cifar/fetchers.ts"
 import { seededWords } from "../../src/data/host-random.ts"
 
 /** Ground truth for a tiny split: images in CHW (what the loader must produce) and labels. */

@@ -20,13 +20,13 @@ test("the check sees every form of import: static, type-only, re-export, side-ef
     [
       'import { compile } from "sdeflow"',
       'import { join } from "node:path"',
-      'import { train } from "../src/train/loop.ts"',
+      'import { train } from "../src/platform/train/loop.ts"',
       "import type { TrainSpec } from '../src/train/programs.ts'",
       'export { vp } from "../dsl/library/index.ts"',
       'import "effect"',
-      'const { latestCheckpoint } = await import("../src/train/checkpoint.ts")',
+      'const { latestCheckpoint } = await import("../src/platform/train/checkpoint.ts")',
       'const fs = require("fs")',
     ].join("\n"),
   )
-  expect(foreignImports(script)).toEqual(["../src/train/loop.ts", "../src/train/programs.ts", "../dsl/library/index.ts", "effect", "../src/train/checkpoint.ts", "fs"])
+  expect(foreignImports(script)).toEqual(["../src/platform/train/loop.ts", "../src/train/programs.ts", "../dsl/library/index.ts", "effect", "../src/platform/train/checkpoint.ts", "fs"])
 })

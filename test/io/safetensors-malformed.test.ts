@@ -1,7 +1,7 @@
 import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { Effect, Exit } from "effect"
 import fc from "fast-check"
-import { decodeSafetensors, decodeSafetensorsSync, encodeSafetensors, SafetensorsError, type SafetensorsReason, type TensorRecord } from "../../src/io/safetensors.ts"
+import { decodeSafetensors, decodeSafetensorsSync, encodeSafetensors, SafetensorsError, type SafetensorsReason, type TensorRecord } from "../../src/platform/files/safetensors.ts"
 import { fileWithHeader, splitFile } from "./fixtures/safetensors-files.ts"
 
 // lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).

@@ -7,7 +7,7 @@ import { join } from "node:path"
 import {
   checkAgainst, decodeSafetensorsSync, encodeSafetensors, readSafetensors, SafetensorsError, writeSafetensors,
   type Dtype, type Safetensors, type TensorRecord,
-} from "../../src/io/safetensors.ts"
+} from "../../src/platform/files/safetensors.ts"
 import { pytorchLayout, splitFile } from "./fixtures/safetensors-files.ts"
 
 // lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { latestCheckpoint } from "../../src/train/checkpoint.ts"
+import { latestCheckpoint } from "../../src/platform/train/checkpoint.ts"
 import { toyRun, toyShapes } from "../support/fault-child.ts"
 import { lineReader, seeded } from "./children.ts"
 

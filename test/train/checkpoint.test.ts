@@ -3,7 +3,7 @@ import { Effect, Schema } from "effect"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { readSafetensors, writeSafetensors, type TensorRecord } from "../../src/io/safetensors.ts"
+import { readSafetensors, writeSafetensors, type TensorRecord } from "../../src/platform/files/safetensors.ts"
 import type { ParamSpec } from "../../src/nn/module.ts"
 import { optimizerState, type HostParams, type HostTensor } from "../../src/nn/optim.ts"
 import { lineReader, seeded } from "../reliability/children.ts"
@@ -15,7 +15,7 @@ import {
   saveCheckpoint,
   saveCheckpointTo,
   type Checkpoint,
-} from "../../src/train/checkpoint.ts"
+} from "../../src/platform/train/checkpoint.ts"
 
 // lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
 setDefaultTimeout(120_000)
@@ -277,7 +277,7 @@ describe("kill -9 during saves", () => {
   const pattern = (step: number, g: number, i: number): number => step + g * 0.25 + (i % 4096) * 1e-3
   const childSource = `
 import { Effect } from ${JSON.stringify(Bun.resolveSync("effect", import.meta.dir))}
-import { saveCheckpointTo } from ${JSON.stringify(new URL("../../src/train/checkpoint.ts", import.meta.url).pathname)}
+import { saveCheckpointTo } from ${JSON.stringify(new URL("../../src/platform/train/checkpoint.ts", import.meta.url).pathname)}
 const [dir, first] = [process.argv[2], Number(process.argv[3])]
 const spec = ${JSON.stringify(bigSpec)}
 const pattern = ${pattern.toString()}

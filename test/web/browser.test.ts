@@ -18,7 +18,7 @@ import { energyDistance } from "../../src/data/energy-distance.ts"
 import { vp } from "../../dsl/library/index.ts"
 import { networkFor } from "../../src/train/model-for.ts"
 import { presets, type TrainConfig } from "../../src/train/config.ts"
-import { saveCheckpoint } from "../../src/train/checkpoint.ts"
+import { saveCheckpoint } from "../../src/platform/train/checkpoint.ts"
 import { modelFromCheckpoint, sample } from "../../examples/web/model.ts"
 import { useGpu } from "../support/backends.ts"
 

@@ -12,9 +12,9 @@ import { createHash } from "node:crypto"
 import { readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { writeFileAtomic, type WriteFailed } from "../io/atomic.ts"
-import { CacheCorrupt } from "./errors.ts"
-import { IMAGE_BYTES, type Cifar10, type Split } from "./cifar-dataset.ts"
+import { writeFileAtomic, type WriteFailed } from "../files/atomic.ts"
+import { CacheCorrupt } from "../../data/errors.ts"
+import { IMAGE_BYTES, type Cifar10, type Split } from "../../data/cifar-dataset.ts"
 
 const MAGIC = "SDFCIFAR"
 /** Bump when the layout changes; older files then read as corrupt and are rebuilt. */

@@ -10,8 +10,8 @@ import { decode as decodePng } from "fast-png"
 import { parseTar } from "nanotar"
 import { gunzipSync } from "node:zlib"
 import { Schema } from "effect"
-import { CorruptArchive } from "./errors.ts"
-import { CHANNELS, IMAGE_BYTES, PLANE_SIZE, type Split } from "./cifar-dataset.ts"
+import { CorruptArchive } from "../../data/errors.ts"
+import { CHANNELS, IMAGE_BYTES, PLANE_SIZE, type Split } from "../../data/cifar-dataset.ts"
 
 /** Which layout an archive uses. */
 export type ArchiveFormat = "mirror-png" | "binary"

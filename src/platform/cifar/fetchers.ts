@@ -6,7 +6,7 @@ import { spawn } from "node:child_process"
 import { readdirSync } from "node:fs"
 import { join } from "node:path"
 import { Context, Effect } from "effect"
-import { DownloadFailed } from "./errors.ts"
+import { DownloadFailed } from "../../data/errors.ts"
 
 /** Bytes received so far and the total when the server announced one. */
 export type OnBytes = (received: number, total: number | undefined) => void

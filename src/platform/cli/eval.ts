@@ -5,11 +5,11 @@
  */
 import { Data, Effect, Layer, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
-import type { GpuError } from "../runtime/errors.ts"
-import { Gpu } from "../runtime/gpu.ts"
-import { loadCifar10 } from "../data/cifar10.ts"
-import type { ToyDataset } from "../data/toy.ts"
-import { elboEstimate, flowEstimate, type EvalData, type Estimate } from "../train/evaluate.ts"
+import type { GpuError } from "../../runtime/errors.ts"
+import { Gpu } from "../../runtime/gpu.ts"
+import { loadCifar10 } from "../cifar/cifar10.ts"
+import type { ToyDataset } from "../../data/toy.ts"
+import { elboEstimate, flowEstimate, type EvalData, type Estimate } from "../../train/evaluate.ts"
 import { decodeFlags, givenFlags, laterChecked, numeric } from "./flags.ts"
 import { restoreRun } from "./run-folder.ts"
 

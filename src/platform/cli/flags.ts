@@ -5,7 +5,7 @@
  */
 import { Data, Effect, Option, Schema, SchemaIssue } from "effect"
 import { Flag } from "effect/cli"
-import type { ConfigError } from "../train/config.ts"
+import type { ConfigError } from "../../train/config.ts"
 
 /** Command-line input that cannot be used; `flags` names each bad flag (exit code 2). */
 export class BadFlags extends Data.TaggedError("BadFlags")<{ readonly message: string; readonly flags: readonly string[] }> {}

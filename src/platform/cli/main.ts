@@ -1,10 +1,10 @@
 #!/usr/bin/env bun
 /**
  * The `sdeflow` command line (Effect CLI). Each subcommand is one `Command` in `subcommands` below
- * (train, eval and sample live in src/cli/). Commands that need the device get `gpuLayer`: doctor through
+ * (train, eval and sample live beside this file). Commands that need the device get `gpuLayer`: doctor through
  * `Command.provide`, the others inside their handler once their flags are valid — so neither `--help` nor
  * a bad flag ever opens one. Typed failures print their message and map to the exit codes of
- * src/cli/exit-codes.ts (docs/cli.md); Ctrl-C / SIGTERM interrupt the handler, run its finalizers and exit 130.
+ * exit-codes.ts (docs/cli.md); Ctrl-C / SIGTERM interrupt the handler, run its finalizers and exit 130.
  *
  * Test hook: `SDEFLOW_FAKE_NO_ADAPTER=1` swaps the WebGPU provider for one whose `requestAdapter`
  * resolves null, so tests can exercise the "no adapter" path on a machine that has one
@@ -13,16 +13,16 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import { CliError, Command, Flag } from "effect/cli"
-import pkg from "../package.json" with { type: "json" }
-import { bunGpu, bunPlatform } from "./platform/bun.ts"
-import { shaderCacheReport } from "./platform/shader-cache.ts"
-import { doctorReport, formatDoctor } from "./runtime/doctor.ts"
-import type { GpuError } from "./runtime/errors.ts"
-import { Gpu } from "./runtime/gpu.ts"
-import { exitCodes, exitWith, Exiting } from "./cli/exit-codes.ts"
-import { trainCommand } from "./cli/train.ts"
-import { evalCommand } from "./cli/eval.ts"
-import { sampleCommand } from "./cli/sample.ts"
+import pkg from "../../../package.json" with { type: "json" }
+import { bunGpu, bunPlatform } from "../bun.ts"
+import { shaderCacheReport } from "../shader-cache.ts"
+import { doctorReport, formatDoctor } from "../../runtime/doctor.ts"
+import type { GpuError } from "../../runtime/errors.ts"
+import { Gpu } from "../../runtime/gpu.ts"
+import { exitCodes, exitWith, Exiting } from "./exit-codes.ts"
+import { trainCommand } from "./train.ts"
+import { evalCommand } from "./eval.ts"
+import { sampleCommand } from "./sample.ts"
 
 /** Process exit code when no WebGPU adapter exists (1 stays "something else failed"). */
 export const noAdapterExitCode = exitCodes.usage

@@ -6,12 +6,12 @@
 import { Data, Effect } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import type { Tensor } from "../ir/tensor.ts"
-import type { Layer } from "../nn/module.ts"
+import type { Tensor } from "../../ir/tensor.ts"
+import type { Layer } from "../../nn/module.ts"
 import { networkFor, sampleShapeFor, sdeFor } from "../train/run.ts"
-import { decodeConfig, type ConfigError, type TrainConfig } from "../train/config.ts"
+import { decodeConfig, type ConfigError, type TrainConfig } from "../../train/config.ts"
 import { latestCheckpoint } from "../train/checkpoint.ts"
-import type { TrainedModel } from "../train/sample.ts"
+import type { TrainedModel } from "../../train/sample.ts"
 
 /** The folder holds no run, or no checkpoint that loads (exit code 3); `out` names the folder. */
 export class NoCheckpoint extends Data.TaggedError("NoCheckpoint")<{ readonly message: string; readonly out: string }> {}

@@ -6,13 +6,13 @@
 import { Data, Effect, Layer, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { join } from "node:path"
-import { compile } from "../index.ts"
-import type { GpuError } from "../runtime/errors.ts"
-import { Gpu } from "../runtime/gpu.ts"
-import { writePng } from "../io/png-grid.ts"
-import { energyDistance } from "../data/energy-distance.ts"
-import { toySample, type ToyDataset } from "../data/toy.ts"
-import { defaultLambda, generate, odeSolverNames, samplesPng, solverNames } from "../train/sample.ts"
+import { compile } from "../../index.ts"
+import type { GpuError } from "../../runtime/errors.ts"
+import { Gpu } from "../../runtime/gpu.ts"
+import { writeFileAtomic } from "../files/atomic.ts"
+import { energyDistance } from "../../data/energy-distance.ts"
+import { toySample, type ToyDataset } from "../../data/toy.ts"
+import { defaultLambda, generate, odeSolverNames, samplesPng, solverNames } from "../../train/sample.ts"
 import { BadFlags, decodeFlags, givenFlags, laterChecked, numeric } from "./flags.ts"
 import { restoreRun } from "./run-folder.ts"
 
@@ -88,7 +88,7 @@ export const sampleCommand = (gpu: Layer.Layer<Gpu, GpuError>) =>
         return { samples: solution.x, reference, solverSteps: solution.steps }
       }).pipe(Effect.provide(gpu))
       const seconds = (performance.now() - started) / 1000
-      yield* writePng(png, samplesPng(model.sampleShape, samples, count, reference)).pipe(Effect.mapError(fail(`writing ${png}`)))
+      yield* writeFileAtomic(png, samplesPng(model.sampleShape, samples, count, reference)).pipe(Effect.mapError(fail(`writing ${png}`)))
       const distance = reference ? energyDistance(reference, samples, 2) : undefined
       const finite = Array.from(samples).filter(Number.isFinite).length / samples.length
 

@@ -5,9 +5,9 @@
 import { Data, Effect } from "effect"
 import { readFile } from "node:fs/promises"
 import { writeFileAtomic, type WriteFailed } from "./atomic.ts"
-import { decodeSafetensors, encodeSafetensors, safetensorsEffect, SafetensorsError, type DecodeOptions, type Safetensors, type TensorRecord } from "./safetensors-codec.ts"
+import { decodeSafetensors, encodeSafetensors, safetensorsEffect, SafetensorsError, type DecodeOptions, type Safetensors, type TensorRecord } from "../../io/safetensors-codec.ts"
 
-export * from "./safetensors-codec.ts"
+export * from "../../io/safetensors-codec.ts"
 
 /** Reading a file failed; `path` names it, `code` the OS error (ENOENT for a missing file). */
 export class ReadFailed extends Data.TaggedError("ReadFailed")<{

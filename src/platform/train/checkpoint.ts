@@ -9,14 +9,14 @@ import { Data, Effect, Schema, SchemaIssue } from "effect"
 import { createHash } from "node:crypto"
 import { readdirSync, rmSync } from "node:fs"
 import { join } from "node:path"
-import { WriteFailed } from "../io/atomic.ts"
-import { checkAgainst, readSafetensors, ReadFailed, SafetensorsError, writeSafetensors, type ExpectedTensors, type Safetensors, type TensorRecord } from "../io/safetensors.ts"
-import { sameShape } from "../ir/shape.ts"
-import type { ParamSpec } from "../nn/module.ts"
-import type { HostParams, HostTensor } from "../nn/optim.ts"
-import { CheckpointError, checkpointFormat, checkpointGroups as groups, checkpointTensors, type CheckpointReason } from "./checkpoint-layout.ts"
+import { WriteFailed } from "../files/atomic.ts"
+import { checkAgainst, readSafetensors, ReadFailed, SafetensorsError, writeSafetensors, type ExpectedTensors, type Safetensors, type TensorRecord } from "../files/safetensors.ts"
+import { sameShape } from "../../ir/shape.ts"
+import type { ParamSpec } from "../../nn/module.ts"
+import type { HostParams, HostTensor } from "../../nn/optim.ts"
+import { CheckpointError, checkpointFormat, checkpointGroups as groups, checkpointTensors, type CheckpointReason } from "../../train/checkpoint-layout.ts"
 
-export { CheckpointError, checkpointFormat, checkpointTensors, type CheckpointReason } from "./checkpoint-layout.ts"
+export { CheckpointError, checkpointFormat, checkpointTensors, type CheckpointReason } from "../../train/checkpoint-layout.ts"
 
 
 /** Everything needed to resume a run bit-for-bit. `rng` and `config` are any JSON values. */

@@ -5,19 +5,19 @@
  * (`TrainFailed`, or `ConfigError` for a bad configuration). An aborted `signal` interrupts the run as Ctrl-C
  * interrupts `sdeflow train`: the loop checkpoints what it has learned, and the promise rejects with
  * `signal.reason`; the same call with the same output folder resumes from that checkpoint.
- * Portable: the platform entry (index.ts binds `fit` and `fitPreset` to Bun's `withGpu`) says how a device
- * is opened when none is given.
+ * Which device opens when none is given is the caller's `DeviceScope` (index.ts binds `fit` and `fitPreset` to
+ * Bun's `withGpu`).
  */
 import { Effect, Stream } from "effect"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import type { GpuHandle } from "../runtime/gpu.ts"
-import { paramLayout } from "../nn/param-layout.ts"
-import { initParams } from "../nn/init.ts"
-import type { LoadProgress } from "../data/cifar10.ts"
+import type { GpuHandle } from "../../runtime/gpu.ts"
+import { paramLayout } from "../../nn/param-layout.ts"
+import { initParams } from "../../nn/init.ts"
+import type { LoadProgress } from "../cifar/cifar10.ts"
 import { latestCheckpoint } from "./checkpoint.ts"
-import { decodeConfig, type PresetName, type TrainConfig } from "./config.ts"
-import type { TrainEvent } from "./events.ts"
+import { decodeConfig, type PresetName, type TrainConfig } from "../../train/config.ts"
+import type { TrainEvent } from "../../train/events.ts"
 import { train, TrainFailed, type RunSummary, type TrainOptions } from "./loop.ts"
 import { networkFor, trainingRun } from "./run.ts"
 

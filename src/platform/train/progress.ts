@@ -1,5 +1,5 @@
 /** Renders training events for a person: a one-line progress bar on a terminal, plain lines otherwise. */
-import type { TrainEvent } from "./events.ts"
+import type { TrainEvent } from "../../train/events.ts"
 
 const clock = (seconds: number): string => {
   if (!Number.isFinite(seconds)) return "--:--"

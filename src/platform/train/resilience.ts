@@ -6,8 +6,8 @@
  * checkpoint are recomputed (identically: data and noise are functions of (seed, step)).
  */
 import { Duration, Effect, Schedule, Stream } from "effect"
-import { closeGpu, type GpuHandle } from "../runtime/gpu.ts"
-import type { TrainEvent } from "./events.ts"
+import { closeGpu, type GpuHandle } from "../../runtime/gpu.ts"
+import type { TrainEvent } from "../../train/events.ts"
 import { train, TrainFailed, type TrainOptions } from "./loop.ts"
 
 /** How to get a device back, and how patiently. */
