@@ -82,11 +82,19 @@ describe("a cosine-schedule VP SDE written by the user", () => {
   test("importance sampling: tabulated CDF, times drawn in the kernel pass KS, and E[1/q] = T", async () => {
     const q = importanceSampler(cosine, 1e-3)
     expect(q.method.inverseCdf).toBe("table")
+    // Pooled over four seeds: one fixed stream of 50k draws fails a 99% KS test once in a hundred streams
+    // (seed 5 alone gives √n·D = 1.98 under the block layout of philox.ts's draws; its raw uniforms do too).
     const count = 50_000
+    const seeds = [5, 6, 7, 8]
     const exe = await compile(() => sampleTimes(cosine, importanceTime(1e-3), count), {}, { backend: "cpu" })
-    exe.run({}, { seed: 5 })
-    const [ts, weight] = [await exe.read("t"), await exe.read("weight")]
-    expect(ksStatistic(ts, (x) => evaluate(q.cdf, x))).toBeLessThan(ksCritical(count))
+    const ts = new Float64Array(count * seeds.length)
+    const weight = new Float64Array(count * seeds.length)
+    for (const [i, seed] of seeds.entries()) {
+      exe.run({}, { seed })
+      ts.set(await exe.read("t"), i * count)
+      weight.set(await exe.read("weight"), i * count)
+    }
+    expect(ksStatistic(ts, (x) => evaluate(q.cdf, x))).toBeLessThan(ksCritical(ts.length))
     const { mean, stderr } = meanAndError(weight)
     expect(Math.abs(mean - T)).toBeLessThan(4 * stderr)
   })
