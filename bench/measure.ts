@@ -23,11 +23,12 @@ export interface Repetitions {
 }
 
 const minReps = 3
-const runOptions: RunOptions = { seed: 1234, step: 7 }
+/** The seed and step every benchmark run uses, so fused, unfused and repeated runs draw the same noise. */
+export const runOptions: RunOptions = { seed: 1234, step: 7 }
 const hotKernelCount = 3
 
 /** Inputs that live on the device after the first run: timed runs then copy nothing from the host. */
-const residentInputs = (exe: Executable, inputs: Record<string, InputValue>): Record<string, InputValue> =>
+export const residentInputs = (exe: Executable, inputs: Record<string, InputValue>): Record<string, InputValue> =>
   Object.fromEntries(
     Object.entries(inputs).map(([name, value]) => {
       const onDevice = typeof value !== "number" && exe.program.inputs.some((i) => i.name === name && i.place.kind === "buffer")
@@ -39,17 +40,20 @@ const residentInputs = (exe: Executable, inputs: Record<string, InputValue>): Re
 const smallestOutput = (exe: Executable): string =>
   [...exe.program.outputs].sort((a, b) => a.shape.reduce((n, d) => n * d, 1) - b.shape.reduce((n, d) => n * d, 1))[0]!.name
 
+/** Runs once from NaN-poisoned buffers under validation scopes; every output, read back. Throws on an invalid command. */
+export const validatedRun = async (exe: Executable, inputs: Record<string, InputValue>): Promise<Map<string, ArrayLike<number>>> => {
+  exe.poison()
+  exe.run(inputs, runOptions)
+  const outputs = new Map<string, ArrayLike<number>>()
+  for (const { name } of exe.program.outputs) outputs.set(name, await exe.read(name))
+  await exe.check()
+  return outputs
+}
+
 /** Runs both once on the same inputs from poisoned buffers; the worst relative error over all outputs. */
 const compareOutputs = async (fused: Executable, unfused: Executable, inputs: Record<string, InputValue>): Promise<{ error: number; output: string }> => {
-  fused.poison()
-  unfused.poison()
-  fused.run(inputs, runOptions)
-  unfused.run(inputs, runOptions)
-  const pairs: OutputPair[] = []
-  for (const { name } of fused.program.outputs) pairs.push({ name, fused: await fused.read(name), unfused: await unfused.read(name) })
-  await fused.check()
-  await unfused.check()
-  return worstDisagreement(pairs)
+  const [a, b] = [await validatedRun(fused, inputs), await validatedRun(unfused, inputs)]
+  return worstDisagreement([...a].map(([name, values]): OutputPair => ({ name, fused: values, unfused: b.get(name)! })))
 }
 
 interface Timed {
