@@ -8,7 +8,9 @@
  *   3. an operand of a contraction that is not a pure view of memory (contractions re-read operands);
  *   4. consumed by ≥ 2 ops, unless it is cheap elementwise work that is recomputed instead (a concat
  *      read twice is always materialised: see assemble.ts);
- *   5. needed to keep a kernel within `maxStorageBuffersPerShaderStage`.
+ *   5. needed to keep a kernel within `maxStorageBuffersPerShaderStage`;
+ *   6. a transposed right operand of matmuls (x·Wᵀ) much smaller than their outputs: one small copy lets
+ *      the tiled template read it row-major (vec4 columns) instead of along k, the slower form.
  * Everything else is fused into its consumers. With `fuse: false` every compute primitive is its
  * own kernel (the baseline of the fusion benchmark); views stay views either way.
  */
@@ -64,6 +66,7 @@ export const schedule = (order: readonly Node[], outputs: readonly Node[], optio
       continue
     }
     if (us.some((u) => contractionKinds.has(u.op.kind)) && !isView(n)) materialised.add(n.id)
+    else if (isSmallTransposedRightOperand(n, us)) materialised.add(n.id)
     // A scalar (e.g. Adam's step size from the uniforms) is recomputed far more readily: a kernel of one
     // thread plus a buffer cost more than a few ALU ops per thread, and it would split sibling groups.
     else if (us.length >= 2 && (cost.get(n.id) ?? 0) > (n.shape.length === 0 ? 8 * budget : budget)) materialised.add(n.id)
@@ -98,6 +101,20 @@ export const schedule = (order: readonly Node[], outputs: readonly Node[], optio
 
   limitBindings(order, materialised, options.maxStorageBuffers - 1)
   return materialised
+}
+
+const elements = (n: Node): number => n.shape.reduce((a, b) => a * b, 1)
+
+/** The copy must cost under 1/8 of the products it speeds up (read and written once, against m·n outputs). */
+const TRANSPOSE_COPY_RATIO = 8
+
+/** `n` swaps the last two axes and is read only as the right operand of matmuls at least 8 times its size. */
+const isSmallTransposedRightOperand = (n: Node, users: readonly Node[]): boolean => {
+  if (n.op.kind !== "permute") return false
+  const perm = n.op.perm
+  const rank = perm.length
+  const swapsLastTwo = rank >= 2 && perm[rank - 1] === rank - 2 && perm[rank - 2] === rank - 1 && perm.slice(0, -2).every((p, i) => p === i)
+  return swapsLastTwo && users.length > 0 && users.every((u) => u.op.kind === "matmul" && u.inputs[1] === n && u.inputs[0] !== n && elements(u) >= TRANSPOSE_COPY_RATIO * elements(n))
 }
 
 /** Splits kernels that would read more buffers than a shader stage may bind. */

@@ -46,6 +46,15 @@ describe("kernel counts", () => {
     expect(program.kernels[0]!.ops).toEqual(expect.arrayContaining(["matmul", "add", "silu"]))
   })
 
+  test("x·Wᵀ with a small W copies Wᵀ once and the tiled matmul reads it row-major; a transposed operand as big as the product stays a view", async () => {
+    const dense = programOf(({ x, w }) => matmul(x, w.transpose()), { x: [1024, 64], w: [32, 64] })
+    expect(dense.kernels.map((k) => k.ops)).toEqual([["permute"], ["matmul"]])
+    expect(dense.kernels[1]!.tiled).toBeDefined()
+    const attention = programOf(({ v, a }) => matmul(v, a.transpose()), { v: [64, 64], a: [64, 64] })
+    expect(attention.kernels.length).toBe(1)
+    await expectBackendsAgree(gpu(), ({ x, w }) => matmul(x, w.transpose()), { x: [1024, 64], w: [32, 64] }, { x: randomData(1024 * 64, 5), w: randomData(32 * 64, 6) })
+  })
+
   test("an elementwise value used twice is recomputed, not materialised", () => {
     expect(programOf(({ x }) => {
       const y = x.exp()
