@@ -13,6 +13,9 @@ import { planMemory, type Slot } from "./memory.ts"
 import { groupSiblings } from "./siblings.ts"
 import { assembleConcats } from "./assemble.ts"
 import { stridedView, type StridedView } from "./strided.ts"
+import { worthTilingProduct } from "./tiling-threshold.ts"
+
+export { tilingThreshold } from "./tiling-threshold.ts"
 
 export interface ProgramInput {
   readonly name: string
@@ -175,19 +178,11 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
   }
 }
 
-/**
- * Below these a matmul is rendered as a plain loop, not the register-tiled template: a thin side
- * (k = 3 inputs, n = 2 outputs) leaves nothing to tile, and a small product saves less time at run
- * time than the template costs to compile (seconds per pipeline in lavapipe's LLVM, against tens of
- * milliseconds for the loop; bench/README.md has the measurements).
- */
-export const tilingThreshold = { minSide: 8, minMacs: 1 << 18 } as const
-
 const worthTiling = (matmul: Contraction): boolean => {
   const [x] = matmul.node.inputs as [Node, Node]
   const [m, n, k] = matmul.gemm ? [matmul.gemm.m, matmul.gemm.n, matmul.gemm.k] : [matmul.node.shape.at(-2)!, matmul.node.shape.at(-1)!, x.shape.at(-1)!]
   const batch = matmul.gemm ? 1 : matmul.node.shape.slice(0, -2).reduce((a, b) => a * b, 1)
-  return Math.min(m, n, k) >= tilingThreshold.minSide && batch * m * n * k >= tilingThreshold.minMacs
+  return worthTilingProduct(batch, m, n, k)
 }
 
 /**

@@ -9,13 +9,14 @@
  *   4. consumed by ≥ 2 ops, unless it is cheap elementwise work that is recomputed instead (a concat
  *      read twice is always materialised: see assemble.ts);
  *   5. needed to keep a kernel within `maxStorageBuffersPerShaderStage`;
- *   6. a transposed right operand of matmuls (x·Wᵀ) much smaller than their outputs: one small copy lets
- *      the tiled template read it row-major (vec4 columns) instead of along k, the slower form.
+ *   6. a transposed right operand of tiled matmuls (x·Wᵀ) much smaller than their outputs: one small copy
+ *      lets the template read it row-major (vec4 columns) instead of along k, the slower form.
  * Everything else is fused into its consumers. With `fuse: false` every compute primitive is its
  * own kernel (the baseline of the fusion benchmark); views stay views either way.
  */
 import { contractionKinds, movementKinds, type Node } from "../ir/node.ts"
 import { isLoop, kernelReads } from "./kernel-reads.ts"
+import { worthTilingProduct } from "./tiling-threshold.ts"
 
 export interface ScheduleOptions {
   readonly fuse: boolean
@@ -108,13 +109,19 @@ const elements = (n: Node): number => n.shape.reduce((a, b) => a * b, 1)
 /** The copy must cost under 1/8 of the products it speeds up (read and written once, against m·n outputs). */
 const TRANSPOSE_COPY_RATIO = 8
 
-/** `n` swaps the last two axes and is read only as the right operand of matmuls at least 8 times its size. */
+/** A matmul the tiled template computes (its sizes pass the tiling threshold). */
+const isTiledMatmul = (u: Node): boolean => {
+  const [x] = u.inputs as [Node, Node]
+  return u.op.kind === "matmul" && worthTilingProduct(elements(u) / (u.shape.at(-2)! * u.shape.at(-1)!), u.shape.at(-2)!, u.shape.at(-1)!, x.shape.at(-1)!)
+}
+
+/** `n` swaps the last two axes and is read only as the right operand of tiled matmuls at least 8 times its size. */
 const isSmallTransposedRightOperand = (n: Node, users: readonly Node[]): boolean => {
   if (n.op.kind !== "permute") return false
   const perm = n.op.perm
   const rank = perm.length
   const swapsLastTwo = rank >= 2 && perm[rank - 1] === rank - 2 && perm[rank - 2] === rank - 1 && perm.slice(0, -2).every((p, i) => p === i)
-  return swapsLastTwo && users.length > 0 && users.every((u) => u.op.kind === "matmul" && u.inputs[1] === n && u.inputs[0] !== n && elements(u) >= TRANSPOSE_COPY_RATIO * elements(n))
+  return swapsLastTwo && users.length > 0 && users.every((u) => isTiledMatmul(u) && u.inputs[1] === n && u.inputs[0] !== n && elements(u) >= TRANSPOSE_COPY_RATIO * elements(n))
 }
 
 /** Splits kernels that would read more buffers than a shader stage may bind. */

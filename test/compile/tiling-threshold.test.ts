@@ -1,7 +1,7 @@
 /** Which matmuls get the tiled template: not thin or small ones (they cost seconds of LLVM and save little). */
 import { expect, test } from "bun:test"
 import { programOf } from "../../src/compile/compile.ts"
-import { tilingThreshold } from "../../src/compile/program.ts"
+import { tilingThreshold } from "../../src/compile/tiling-threshold.ts"
 import { matmul, type Tensor } from "../../src/ir/tensor.ts"
 
 const tiledKernels = (a: number[], b: number[], tiling?: "auto" | "always") =>
