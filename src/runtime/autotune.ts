@@ -1,7 +1,8 @@
 /**
  * Per-adapter choice of contraction tile shapes, measured once per adapter: a 512³ matmul with 4, 8 or
  * 16 rows per thread, and a UNet-sized 3×3 convolution with 4, 8 or 16 rows (4 and 8 also staged in
- * workgroup memory). The cheapest of each — compile time plus `amortizedRuns` runs (GPU timestamps) —
+ * workgroup memory). The cheapest of each — compile time plus `amortizedRuns` runs (GPU timestamps, or
+ * the wall clock where a GPU runs them too fast for Dawn's coarse timestamps) —
  * is kept for every later program on that adapter, in the process and in the platform's tile cache (a
  * file under Bun, `<cache>/tiles.json`; localStorage in a browser), so only the first run on a machine
  * pays the few seconds. A missing, unreadable or malformed cache entry is measured again.
@@ -12,13 +13,14 @@ import { buildProgram } from "../compile/program.ts"
 import { conv2d, input } from "../ir/tensor.ts"
 import type { Node } from "../ir/node.ts"
 import { webgpuExecutable } from "./webgpu-executable.ts"
+import type { Executable, InputValue } from "./executable.ts"
 import { wgslOptionsFor } from "./adapter-policy.ts"
 
 /** Choices by adapter (a process that opens several devices on one adapter measures once). */
 const tuned = new Map<string, Promise<TileShape>>()
 
 /** Bump when the templates or the candidates change: choices measured for other code are not reused. */
-const cacheVersion = 7
+const cacheVersion = 8
 const rowChoices = [4, 8, 16]
 
 interface TilesCache {
@@ -87,7 +89,36 @@ export const tunedTiles = (gpu: GpuHandle): Promise<TileShape> => {
  */
 export const amortizedRuns = 300
 
-/** `candidates` for the one-output program `out`, cheapest first: compile time + amortizedRuns × best of two timed runs. */
+/**
+ * Dawn rounds timestamps to multiples of 2¹⁶ ns (a timing-attack mitigation this binding cannot turn
+ * off), so a kernel shorter than a few hundred µs — every candidate on a GPU — reads as 0 or 65.5 µs.
+ */
+const TIMESTAMP_QUANTUM_MS = 2 ** 16 / 1e6
+/** Below this many quanta a timestamp reading is too coarse to rank candidates by. */
+const RESOLVED_QUANTA = 50
+/** Back-to-back runs are timed for at least this long on the wall clock, or this many runs (bun-webgpu's callback pool bounds runs in flight). */
+const WALL_WINDOW_MS = 20
+const MAX_RUNS_IN_FLIGHT = 256
+
+/** Milliseconds per run of `exe`, from the wall clock over enough back-to-back runs to fill the window. */
+const wallMsPerRun = async (exe: Executable, inputs: Record<string, InputValue>, output: string): Promise<number> => {
+  for (let runs = 1; ; runs *= 4) {
+    const start = performance.now()
+    for (let r = 0; r < runs; r++) exe.run(inputs)
+    await exe.read(output)
+    const ms = performance.now() - start
+    if (ms >= WALL_WINDOW_MS || runs >= MAX_RUNS_IN_FLIGHT) return ms / runs
+  }
+}
+
+/** Per-run time: the best of two GPU-timestamped runs, or the wall clock where timestamps cannot resolve it. */
+export const msPerRun = async (exe: Executable, inputs: Record<string, InputValue>, output: string): Promise<number> => {
+  let best = Infinity
+  for (let r = 0; r < 2; r++) best = Math.min(best, (await exe.profile(inputs)).reduce((s, k) => s + k.ms, 0))
+  return best >= RESOLVED_QUANTA * TIMESTAMP_QUANTUM_MS ? best : wallMsPerRun(exe, inputs, output)
+}
+
+/** `candidates` for the one-output program `out`, cheapest first: compile time + amortizedRuns × the time of a run. */
 const cheapest = async (gpu: GpuHandle, out: Node, candidates: readonly TileShape[]): Promise<{ tiles: TileShape; ms: number; compileMs: number }[]> => {
   const program = buildProgram({ out }, { maxStorageBuffers: gpu.limits.maxStorageBuffersPerShaderStage })
   const inputs = Object.fromEntries(program.inputs.map((i) => [i.name, new Float32Array(i.shape.reduce((a, b) => a * b, 1)).fill(0.5)]))
@@ -98,10 +129,11 @@ const cheapest = async (gpu: GpuHandle, out: Node, candidates: readonly TileShap
     const exe = await webgpuExecutable(gpu, program, tiles)
     const compileMs = performance.now() - start
     exe.run(inputs)
-    let best = Infinity
-    for (let r = 0; r < 2; r++) best = Math.min(best, (await exe.profile(inputs)).reduce((s, k) => s + k.ms, 0))
+    // Inputs stay on the device from here on, so runs time kernels rather than uploads.
+    const resident = Object.fromEntries(program.inputs.map((i) => [i.name, exe.input(i.name)]))
+    const ms = await msPerRun(exe, resident, "out")
     exe.destroy()
-    timings.push({ tiles, ms: best, compileMs })
+    timings.push({ tiles, ms, compileMs })
   }
   const cost = (t: { ms: number; compileMs: number }) => t.compileMs + amortizedRuns * t.ms
   return timings.sort((a, b) => cost(a) - cost(b))

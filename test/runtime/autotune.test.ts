@@ -6,7 +6,8 @@ import { join } from "node:path"
 import type { TileShape } from "../../src/compile/tiled-matmul.ts"
 import { bunGpu } from "../../src/platform/bun.ts"
 import { closeGpu, openGpu, type GpuHandle } from "../../src/runtime/gpu.ts"
-import { tunedTiles } from "../../src/runtime/autotune.ts"
+import { msPerRun, tunedTiles } from "../../src/runtime/autotune.ts"
+import { compile } from "../../src/compile/compile.ts"
 
 setDefaultTimeout(120_000)
 
@@ -62,4 +63,14 @@ describe("the on-disk cache of tile choices", () => {
     expect(JSON.parse(readFileSync(file(), "utf8")).adapters[key]).toEqual(afterBad.tiles)
     expect([4, 8, 16]).toContain(afterCorrupt.tiles.gemmRows)
   })
+})
+
+test("a kernel too short for Dawn's 65.5 µs timestamp quantum is timed on the wall clock, not read as 0 or one quantum", async () => {
+  using exe = await compile(({ x }) => x.add(1), { x: [256] }, { backend: gpu })
+  exe.run({ x: new Float32Array(256) })
+  const profiled = (await exe.profile({ x: exe.input("x") })).reduce((s, k) => s + k.ms, 0)
+  expect(profiled % (2 ** 16 / 1e6)).toBeCloseTo(0, 9) // the readings are whole quanta
+  const ms = await msPerRun(exe, { x: exe.input("x") }, "out")
+  expect(ms).toBeGreaterThan(0)
+  expect(ms % (2 ** 16 / 1e6)).not.toBeCloseTo(0, 9)
 })
