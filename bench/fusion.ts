@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util"
 import { withGpu } from "../src/platform/bun.ts"
 import type { GpuHandle } from "../src/runtime/gpu.ts"
+import { tunedTiles } from "../src/runtime/autotune.ts"
 import { writeFileAtomicSync } from "../src/platform/files/atomic.ts"
 import { currentLoad, describeMachine } from "./machine.ts"
 import { measureWorkload } from "./measure.ts"
@@ -60,7 +61,7 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchResults
   const clock = performance.now()
 
   const body = async (gpu: GpuHandle): Promise<BenchResults> => {
-    const machine = describeMachine(gpu, started)
+    const machine = describeMachine(gpu, started, await tunedTiles(gpu))
     if (mode === "device" && verdictOf(gpu.adapter).includes("CPU")) log(`--device on ${machine.adapter}: sizes meant for a real GPU, expect a long run`)
     const measured: WorkloadResult[] = []
     for (const w of workloads) {

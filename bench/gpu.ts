@@ -15,6 +15,7 @@ import { compile, type InputSpec, type Outputs } from "../src/compile/compile.ts
 import { explain } from "../src/compile/explain.ts"
 import { matmul, type Tensor } from "../src/ir/tensor.ts"
 import { withGpu } from "../src/platform/bun.ts"
+import { tunedTiles } from "../src/runtime/autotune.ts"
 import type { AdapterSummary, GpuHandle } from "../src/runtime/gpu.ts"
 import type { Executable, InputValue } from "../src/runtime/executable.ts"
 import { median, relativeError, worstDisagreement, type OutputPair } from "./agreement.ts"
@@ -355,7 +356,7 @@ export const runDeviceTable = async (options: DeviceTableOptions = {}): Promise<
     const unknown = (options.only ?? []).filter((id) => !all.some((p) => p.id === id))
     if (unknown.length > 0) throw new Error(`unknown row ${unknown.join(", ")} (on this device: ${all.map((p) => p.id).join(", ")})`)
     const probes = options.only ? all.filter((p) => options.only!.includes(p.id)) : all
-    const machine = describeMachine(gpu, started)
+    const machine = describeMachine(gpu, started, await tunedTiles(gpu))
     const peak = peakFor(gpu.adapter, { gbs: options.peakGbs, tflops: options.peakTflops })
     log(`${machine.adapter}: ${peak.gbs === null ? "unknown peak bandwidth" : `peak ${peak.gbs} GB/s`} (${peak.source}); budget ${budgetMs / 1e3} s`)
     const rows: Row[] = []

@@ -1,4 +1,5 @@
 /** Where a benchmark ran: CPU, load, adapter and the versions of the stack between sdeflow and the device. */
+import type { TileShape } from "../src/compile/tiled-matmul.ts"
 import { cpus, loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { readFileSync } from "node:fs"
@@ -23,8 +24,8 @@ const dawnVersion = (): string => {
 /** The 1-minute load average, rounded: other jobs on a shared CPU change every number in the table. */
 export const currentLoad = (): number => Math.round(loadavg()[0]! * 100) / 100
 
-/** A description of this machine and the open device; `loadEnd` is filled in when the run finishes. */
-export const describeMachine = (gpu: GpuHandle, started: Date): Machine => {
+/** A description of this machine, the open device and its tile shapes; `loadEnd` is filled in when the run finishes. */
+export const describeMachine = (gpu: GpuHandle, started: Date, tiles: TileShape): Machine => {
   const cores = cpus()
   return {
     cpu: cores[0]?.model.trim() || "unknown CPU",
@@ -33,6 +34,7 @@ export const describeMachine = (gpu: GpuHandle, started: Date): Machine => {
     loadEnd: currentLoad(),
     adapter: gpu.adapter.description || gpu.adapter.device || gpu.adapter.vendor || "unnamed adapter",
     timestamps: gpu.features.has("timestamp-query"),
+    tiles: `matmul rows ${tiles.matmulRows}, convolution rows ${tiles.gemmRows}, workgroup memory ${tiles.workgroupMemory ? "on" : "off"}`,
     bun: typeof Bun === "undefined" ? "not Bun" : Bun.version,
     dawn: dawnVersion(),
     mesa: mesaVersion(gpu.adapter.description),

@@ -18,6 +18,7 @@ export const Machine = Schema.Struct({
   loadEnd: NonNegative,
   adapter: Schema.String.annotate({ description: "WebGPU adapter description" }),
   timestamps: Schema.Boolean.annotate({ description: "whether the adapter has timestamp-query (GPU kernel timing)" }),
+  tiles: Schema.String.annotate({ description: "the contraction tile shapes chosen for this adapter (autotune.ts), which every matmul and convolution uses" }),
   bun: Schema.String,
   dawn: Schema.String,
   mesa: Schema.NullOr(Schema.String),

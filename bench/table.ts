@@ -59,6 +59,7 @@ export const formatReport = (results: BenchResults): string => {
   return [
     `machine   ${m.cpu}, ${m.cores} cores, load average ${m.loadStart} at start, ${m.loadEnd} at end`,
     `adapter   ${m.adapter}${m.timestamps ? " (timestamp-query)" : ""}`,
+    `tiles     ${m.tiles} (the adapter's autotuned choice; see bench/README.md)`,
     `versions  Bun ${m.bun}, ${m.dawn}, Mesa ${m.mesa ?? "n/a (not a Mesa driver)"}`,
     `date      ${m.date}`,
     `mode      ${results.mode}; times are ${results.timing === "gpu-timestamps" ? "sums of per-kernel GPU timestamps" : "wall clock around run + read"}, medians`,

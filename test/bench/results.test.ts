@@ -47,7 +47,7 @@ const synthetic = (workloads: WorkloadResult[]): BenchResults => ({
   version: 1,
   mode: "quick",
   timing: "gpu-timestamps",
-  machine: { cpu: "AMD EPYC", cores: 2, loadStart: 0.5, loadEnd: 0.7, adapter: "llvmpipe", timestamps: true, bun: "1.4.5", dawn: "Dawn via bun-webgpu 0.1.7", mesa: "25.0.7", date: "2026-11-28T00:00:00.000Z" },
+  machine: { cpu: "AMD EPYC", cores: 2, loadStart: 0.5, loadEnd: 0.7, adapter: "llvmpipe", timestamps: true, tiles: "matmul rows 8, convolution rows 8, workgroup memory off", bun: "1.4.5", dawn: "Dawn via bun-webgpu 0.1.7", mesa: "25.0.7", date: "2026-11-28T00:00:00.000Z" },
   peer: { status: "ran", detail: "PyTorch 1.13 eager, 2 threads" },
   workloads,
   targets: checkTargets(workloads),
