@@ -1,13 +1,13 @@
 /**
  * Renders a kernel to a JavaScript function: the CPU oracle. Same scalar DAG, same loop structure
  * as the WGSL; arithmetic in float64, or rounded to float32 after every operation (`precision: "f32"`)
- * when comparing bit-for-bit-ish with a GPU. Random numbers come from the same Philox bits.
+ * when comparing bit-for-bit-ish with a GPU. Random numbers come from the same Threefry bits (rng.ts).
  */
 import type { Kernel } from "./program.ts"
 import { offsetIndex, renderBodies, type Syntax } from "./render.ts"
 import type { Scalar, ScalarType } from "./scalar.ts"
 import * as reference from "./scalar-eval.ts"
-import { draws } from "./philox.ts"
+import { draws } from "./rng.ts"
 
 export type Precision = "f32" | "f64"
 

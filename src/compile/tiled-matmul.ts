@@ -8,7 +8,7 @@
  * This file holds what the template's forms share (tile shape, kernel header with the epilogue, stores);
  * the forms are in lane-matmul.ts (strided operands) and loader-matmul.ts (element loaders: convolutions).
  */
-import { philoxWgsl } from "./philox.ts"
+import { rngWgsl } from "./rng.ts"
 import type { Kernel, Program, TiledMatmul } from "./program.ts"
 import { renderBody } from "./render.ts"
 import type { Scalar } from "./scalar.ts"
@@ -111,7 +111,7 @@ export const header = (
     paramsDeclaration(kernel.reads.length + 2),
     wgslPrelude,
     ...(usesTrig(t.epilogue) ? [trigPrelude] : []),
-    ...(usesRandom(t.epilogue) ? [philoxWgsl, randomPrelude] : []),
+    ...(usesRandom(t.epilogue) ? [rngWgsl, randomPrelude] : []),
     `fn epilogue(gid: i32, acc: f32) -> ${storageType(kernel.outputType)} {`,
     ...lines,
     `  return ${out};`,

@@ -1,4 +1,4 @@
-/** WGSL helpers a kernel calls by name: the numerics prelude, and random draws (with philox.ts). */
+/** WGSL helpers a kernel calls by name: the numerics prelude, and random draws (with rng.ts). */
 import type { Scalar } from "./scalar.ts"
 
 /** Numerically careful helpers WGSL lacks; mirrored exactly by `scalar-eval.ts` on the CPU. */
@@ -67,18 +67,18 @@ fn sdf_sin(x: f32) -> f32 { return sdf_sincos(x).x; }
 fn sdf_cos(x: f32) -> f32 { return sdf_sincos(x).y; }
 `
 
-/** Element `index`'s value from its block (philox.ts's `draws`), for a kernel that draws one element alone. */
+/** Element `index`'s value from its block (rng.ts's `draws`), for a kernel that draws one element alone. */
 const drawWgsl: Record<string, string> = {
   uniform: "rng_uniform(bits[word])",
-  normal: "select(rng_normal_pair(bits.x, bits.y), rng_normal_pair(bits.z, bits.w), word >= 2u)[word & 1u]",
+  normal: "rng_normal_pair(bits.x, bits.y)[word]",
   rademacher: "rng_rademacher(bits[word])",
 }
 
 const drawFunction = (dist: string, suffix: string, stepParam: string, step: string): string =>
   `fn sdf_random_${dist}${suffix}(salt: u32, ${stepParam}index: i32) -> f32 { ` +
-  `let bits = random_bits(u[0][0], salt, ${step}, u32(index) >> 2u); let word = u32(index) & 3u; return ${drawWgsl[dist]}; }`
+  `let bits = random_bits(u[0][0], salt, ${step}, u32(index) >> 1u); let word = u32(index) & 1u; return ${drawWgsl[dist]}; }`
 
-/** The `sdf_random_*` draws of kernel bodies, over philox.ts's `random_bits`: at the run's step, or at an explicit one (`_at`). */
+/** The `sdf_random_*` draws of kernel bodies, over rng.ts's `random_bits`: at the run's step, or at an explicit one (`_at`). */
 export const randomPrelude = Object.keys(drawWgsl)
   .flatMap((dist) => [drawFunction(dist, "", "", "u[0][1]"), drawFunction(dist, "_at", "step: u32, ", "step")])
   .join("\n")
@@ -90,7 +90,7 @@ const anyScalar = (s: Scalar, test: (s: Scalar) => boolean, seen = new Set<numbe
   return test(s) || s.args.some((a) => anyScalar(a, test, seen))
 }
 
-/** Whether a scalar DAG draws random numbers (its kernel then includes philox and the random prelude). */
+/** Whether a scalar DAG draws random numbers (its kernel then includes rng.ts's WGSL and the random prelude). */
 export const usesRandom = (s: Scalar): boolean => anyScalar(s, (x) => x.op.k === "random")
 
 /** Whether a kernel needs `trigPrelude`: it takes a sine or cosine, or draws random numbers (Box–Muller). */

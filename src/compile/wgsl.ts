@@ -2,7 +2,7 @@
  * Renders a kernel to WGSL: readable (named temporaries, one statement per line, a header listing the
  * fused primitives), one thread per output element, dispatched on a 2-D grid past MAX_GROUPS workgroups.
  */
-import { philoxWgsl } from "./philox.ts"
+import { rngWgsl } from "./rng.ts"
 import { defaultTiles, type TileShape } from "./tiled-matmul.ts"
 import { laneGrid, laneTexture, renderLaneMatmul, type OperandTexture } from "./lane-matmul.ts"
 import { loaderGrid, renderLoaderMatmul } from "./loader-matmul.ts"
@@ -113,8 +113,8 @@ const renderMarkedWgsl = (program: Program, kernel: Kernel, options: WgslOptions
         `  let block = i32(id.x + id.y * ${invocation});`,
         `  if (block * ${BLOCK} >= ${threads}) { return; }`,
         ...[...block.vectorReads].map((b) => `  let load${b} = in${b}[block];`),
-        // One Philox block per draw serves the invocation's four elements (philox.ts's `draws`).
-        ...block.draws.map((d, i) => `  let draw${i} = rng_${d.dist}4(random_bits(u[0][0], ${param(d.salt, "u32")}, u[0][1], u32(block)));`),
+        // Each draw's two Threefry blocks serve the invocation's four elements (rng.ts's `draws`).
+        ...block.draws.map((d, i) => `  let draw${i} = rng_${d.dist}4(random_bits4(u[0][0], ${param(d.salt, "u32")}, u[0][1], u32(block)));`),
         ...block.vectorWrites.map((j) => `  var result${j}: vec4<${storageType(outputs[j]!.outputType)}>;`),
         `  for (var lane = 0; lane < ${BLOCK}; lane++) {`,
         `    let gid = block * ${BLOCK} + lane;`,
@@ -143,7 +143,7 @@ const renderMarkedWgsl = (program: Program, kernel: Kernel, options: WgslOptions
     paramsDeclaration(kernel.reads.length + outputs.length + 1),
     wgslPrelude,
     ...(values.some(usesTrig) ? [trigPrelude] : []),
-    ...(values.some(usesRandom) ? [philoxWgsl, randomPrelude] : []),
+    ...(values.some(usesRandom) ? [rngWgsl, randomPrelude] : []),
     `@compute @workgroup_size(${WORKGROUP})`,
     `fn main(@builtin(global_invocation_id) id: vec3<u32>) {`,
     ...body,
@@ -171,7 +171,7 @@ interface BlockDraw {
 
 /**
  * How a block of elements is read, drawn and written: vec4 loads of inputs read only at the element's own
- * index, one Philox block per draw at that index, and vec4 stores of outputs. Vectors need whole blocks
+ * index, one pair of Threefry blocks per draw at that index, and vec4 stores of outputs. Vectors need whole blocks
  * (the thread count a multiple of 4, a write offset too), so that no vec4 reaches past a buffer's data;
  * other kernels keep scalar loads and stores around the same loop.
  */

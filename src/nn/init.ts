@@ -1,9 +1,9 @@
 /**
  * Parameter initialisation on the host, deterministic from (seed, parameter name): each parameter draws
- * its own Philox stream keyed by a hash of its name, so adding or reordering parameters never changes
- * the values of the others, and any parameter can be re-drawn alone.
+ * its own uniform stream (rng.ts's `draws`) keyed by a hash of its name, so adding or reordering
+ * parameters never changes the values of the others, and any parameter can be re-drawn alone.
  */
-import { randomBits, uniformFromBits } from "../compile/philox.ts"
+import { draws } from "../compile/rng.ts"
 import { sizeOf } from "../ir/shape.ts"
 import type { FanMode, Init } from "./initializer.ts"
 import type { ParamDecls } from "./module.ts"
@@ -35,15 +35,9 @@ const nameSalt = (name: string): number => {
   return h
 }
 
-/** n draws from U(−bound, bound), four per Philox block. */
-const uniformDraws = (n: number, bound: number, seed: number, salt: number): Float32Array => {
-  const out = new Float32Array(n)
-  for (let block = 0; block * 4 < n; block++) {
-    const bits = randomBits(seed, salt, 0, block)
-    for (let lane = 0; lane < 4 && block * 4 + lane < n; lane++) out[block * 4 + lane] = (2 * uniformFromBits(bits[lane]!) - 1) * bound
-  }
-  return out
-}
+/** n draws from U(−bound, bound): the uniform stream of `draws`, as a kernel would draw it. */
+const uniformDraws = (n: number, bound: number, seed: number, salt: number): Float32Array =>
+  Float32Array.from({ length: n }, (_, i) => (2 * draws.uniform(seed, salt, 0, i) - 1) * bound)
 
 /** The initial value of one parameter. */
 export const initialValue = (name: string, shape: readonly number[], init: Init, seed: number): Float32Array => {

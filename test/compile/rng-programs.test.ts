@@ -4,7 +4,7 @@
  */
 import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import { compile } from "../../src/compile/compile.ts"
-import { normalTolerance } from "../../src/compile/philox.ts"
+import { normalTolerance } from "../../src/compile/rng.ts"
 import { concat, normal, rademacher, uniform, where, type Tensor } from "../../src/ir/tensor.ts"
 import { inputsFor, runOnce, useGpu, type HostResult } from "../support/backends.ts"
 import { correlation } from "../support/correlation.ts"
@@ -13,7 +13,7 @@ import { correlation } from "../support/correlation.ts"
 setDefaultTimeout(120_000)
 
 const gpu = useGpu()
-/** Philox kernels take lavapipe a while to build. */
+/** Random-number kernels take lavapipe a while to build. */
 const SLOW = 30_000
 
 const bits = (a: HostResult): number[] => Array.from(new Uint32Array(new Float32Array(a).buffer))

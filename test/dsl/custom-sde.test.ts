@@ -83,7 +83,7 @@ describe("a cosine-schedule VP SDE written by the user", () => {
     const q = importanceSampler(cosine, 1e-3)
     expect(q.method.inverseCdf).toBe("table")
     // Pooled over four seeds: one fixed stream of 50k draws fails a 99% KS test once in a hundred streams
-    // (seed 5 alone gives √n·D = 1.98 under the block layout of philox.ts's draws; its raw uniforms do too).
+    // (seed 5 alone gave √n·D = 1.98 under one earlier layout of the draws, its raw uniforms too).
     const count = 50_000
     const seeds = [5, 6, 7, 8]
     const exe = await compile(() => sampleTimes(cosine, importanceTime(1e-3), count), {}, { backend: "cpu" })

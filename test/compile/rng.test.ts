@@ -4,12 +4,12 @@ import {
   draws,
   normalFromBits,
   normalTolerance,
-  philox4x32,
-  philoxWgsl,
   rademacherFromBits,
   randomBits,
+  rngWgsl,
+  threefry2x32,
   uniformFromBits,
-} from "../../src/compile/philox.ts"
+} from "../../src/compile/rng.ts"
 import { trigPrelude, wgslPrelude } from "../../src/compile/wgsl-prelude.ts"
 import { withGpu } from "../../src/platform/bun.ts"
 import type { GpuHandle } from "../../src/runtime/gpu.ts"
@@ -26,91 +26,88 @@ const u32 = fc.nat({ max: 0xffffffff })
 // Known answers
 // ---------------------------------------------------------------------------------------------------
 
-/**
- * Philox4x32-10 vectors as `counter[4] key[2] → output[4]`. The first three are the "philox4x32 10"
- * lines of Random123's examples/kat_vectors; the rest come from the longer generated table in
- * girving/random123-manual (examples/kat_vectors), which varies one counter/key word at a time.
- */
-type Words = [number, number, number, number, number, number, number, number, number, number]
+/** Threefry-2x32-20 vectors as `counter[2] key[2] → output[2]`: the "threefry2x32 20" lines of Random123's kat_vectors. */
+type Words = [number, number, number, number, number, number]
 interface KnownAnswer {
-  readonly counter: [number, number, number, number]
+  readonly counter: [number, number]
   readonly key: [number, number]
   readonly output: number[]
   readonly label: string
 }
 
 const knownAnswers = `
-00000000 00000000 00000000 00000000  00000000 00000000  6627e8d5 e169c58d bc57ac4c 9b00dbd8
-ffffffff ffffffff ffffffff ffffffff  ffffffff ffffffff  408f276d 41c83b0e a20bc7c6 6d5451fd
-243f6a88 85a308d3 13198a2e 03707344  a4093822 299f31d0  d16cfe09 94fdcceb 5001e420 24126ea1
-00000001 00000000 00000000 00000000  00000001 00000000  ac08141b dfc5ccbe 79c07a47 a7f66093
-00000000 00000000 00000000 80000000  00000000 00000001  0436a39b 31be9efa 6abd0c76 e7a68f83
-00000000 00000000 ffffffff 00000000  00000000 ffffffff  07678411 9e524307 ba634e67 94ee8cb7
-452821e6 38d01377 be5466cf 34e90c6c  00000000 80000000  94ca5566 14924b2f 28214292 59faeaee
+00000000 00000000  00000000 00000000  6b200159 99ba4efe
+ffffffff ffffffff  ffffffff ffffffff  1cb996fc bb002be7
+243f6a88 85a308d3  13198a2e 03707344  c4923a9c 483df7a0
 `
   .trim()
   .split("\n")
   .map((line) => {
-    const [c0, c1, c2, c3, k0, k1, ...output] = line.trim().split(/\s+/).map((word) => parseInt(word, 16)) as Words
+    const [c0, c1, k0, k1, ...output] = line.trim().split(/\s+/).map((word) => parseInt(word, 16)) as Words
     const hex = (words: number[]) => words.map((w) => w.toString(16).padStart(8, "0")).join(" ")
-    return { counter: [c0, c1, c2, c3], key: [k0, k1], output, label: `ctr ${hex([c0, c1, c2, c3])} key ${hex([k0, k1])}` } as KnownAnswer
+    return { counter: [c0, c1], key: [k0, k1], output, label: `ctr ${hex([c0, c1])} key ${hex([k0, k1])}` } as KnownAnswer
   })
 
-/** Philox4x32-10 written again with BigInt products: slow, but with no 16-bit-halves trick to get wrong. */
-const philoxReference = (key: readonly number[], counter: readonly number[]): number[] => {
+/**
+ * Threefry-2x32 written again from the Skein paper's description, with BigInt words and the key schedule
+ * as a table of its five injections: slow, but with none of rng.ts's shortcuts to get wrong.
+ */
+const threefryReference = (key: readonly number[], counter: readonly number[]): number[] => {
   const mask = 0xffffffffn
-  let [k0, k1] = key.map(BigInt) as [bigint, bigint]
-  let [x0, x1, x2, x3] = counter.map(BigInt) as [bigint, bigint, bigint, bigint]
-  for (let round = 0; round < 10; round++) {
-    const p0 = 0xd2511f53n * x0
-    const p1 = 0xcd9e8d57n * x2
-    ;[x0, x1, x2, x3] = [(p1 >> 32n) ^ x1 ^ k0, p1 & mask, (p0 >> 32n) ^ x3 ^ k1, p0 & mask]
-    k0 = (k0 + 0x9e3779b9n) & mask
-    k1 = (k1 + 0xbb67ae85n) & mask
+  const rotations = [13n, 15n, 26n, 6n, 17n, 29n, 16n, 24n]
+  const k = [BigInt(key[0]!), BigInt(key[1]!), 0x1bd11bdan ^ BigInt(key[0]!) ^ BigInt(key[1]!)]
+  const injections = [1, 2, 3, 4, 5].map((s) => [k[s % 3]!, (k[(s + 1) % 3]! + BigInt(s)) & mask])
+  let [x0, x1] = [(BigInt(counter[0]!) + k[0]!) & mask, (BigInt(counter[1]!) + k[1]!) & mask]
+  for (let round = 0; round < 20; round++) {
+    const r = rotations[round % 8]!
+    x0 = (x0 + x1) & mask
+    x1 = (((x1 << r) | (x1 >> (32n - r))) & mask) ^ x0
+    if (round % 4 === 3) {
+      const [a, b] = injections[(round + 1) / 4 - 1]!
+      ;[x0, x1] = [(x0 + a!) & mask, (x1 + b!) & mask]
+    }
   }
-  return [x0, x1, x2, x3].map(Number)
+  return [x0, x1].map(Number)
 }
 
-describe("Philox4x32-10 bits", () => {
+describe("Threefry-2x32-20 bits", () => {
   test.each(knownAnswers)("matches the published known answer for $label", ({ counter, key, output }) => {
-    expect(philox4x32(...key, ...counter)).toEqual(output as never)
+    expect(threefry2x32(...key, ...counter)).toEqual(output as never)
   })
 
   test("the BigInt reference itself reproduces the published vectors", () => {
-    for (const { counter, key, output } of knownAnswers) expect(philoxReference(key, counter)).toEqual(output)
+    for (const { counter, key, output } of knownAnswers) expect(threefryReference(key, counter)).toEqual(output)
   })
 
   test("agrees with a BigInt reference on random keys and counters", () => {
     fc.assert(
-      fc.property(fc.tuple(u32, u32), fc.tuple(u32, u32, u32, u32), ([k0, k1], [c0, c1, c2, c3]) => {
-        expect(philox4x32(k0, k1, c0, c1, c2, c3)).toEqual(philoxReference([k0, k1], [c0, c1, c2, c3]) as never)
+      fc.property(fc.tuple(u32, u32), fc.tuple(u32, u32), ([k0, k1], [c0, c1]) => {
+        expect(threefry2x32(k0, k1, c0, c1)).toEqual(threefryReference([k0, k1], [c0, c1]) as never)
       }),
       { numRuns: 2000 },
     )
   })
 
-  test("randomBits keys by (seed, salt) and counts by (index, step, 0, 0)", () => {
-    expect(randomBits(0xa4093822, 0x299f31d0, 0x85a308d3, 0x243f6a88)).toEqual(
-      philox4x32(0xa4093822, 0x299f31d0, 0x243f6a88, 0x85a308d3, 0, 0),
-    )
+  test("randomBits keys by (seed, salt) and counts by (block, step)", () => {
+    expect(randomBits(0x13198a2e, 0x03707344, 0x85a308d3, 0x243f6a88)).toEqual([0xc4923a9c, 0x483df7a0])
   })
 
   test("outputs are u32 numbers, and negative int32 inputs mean the same bits as their u32 value", () => {
-    const fromSigned = philox4x32(-1, -2, -3, -4, -5, -6)
-    expect(fromSigned).toEqual(philox4x32(0xffffffff, 0xfffffffe, 0xfffffffd, 0xfffffffc, 0xfffffffb, 0xfffffffa))
+    const fromSigned = threefry2x32(-1, -2, -3, -4)
+    expect(fromSigned).toEqual(threefry2x32(0xffffffff, 0xfffffffe, 0xfffffffd, 0xfffffffc))
     for (const word of fromSigned) expect(word >>> 0).toBe(word)
   })
 
-  test("the same inputs give identical bits; changing any one input changes every word", () => {
+  test("the same inputs give identical bits; changing any one input changes both words", () => {
     fc.assert(
       fc.property(fc.tuple(u32, u32, u32, u32), fc.nat({ max: 3 }), fc.integer({ min: 1, max: 0xffffffff }), (inputs, which, delta) => {
-        const [seed, salt, step, index] = inputs
-        const bits = randomBits(seed, salt, step, index)
-        expect(randomBits(seed, salt, step, index)).toEqual(bits)
+        const [seed, salt, step, block] = inputs
+        const bits = randomBits(seed, salt, step, block)
+        expect(randomBits(seed, salt, step, block)).toEqual(bits)
         const changed = [...inputs]
         changed[which] = (changed[which]! + delta) >>> 0
         const other = randomBits(...(changed as [number, number, number, number]))
-        // A 1-in-2^32 coincidence per word is possible in principle; four at once is not.
+        // A 1-in-2^32 coincidence per word is possible in principle; both at once is not.
         expect(other.filter((word, i) => word === bits[i]).length).toBeLessThan(2)
       }),
       { numRuns: 500 },
@@ -165,15 +162,9 @@ describe("uniform, normal and Rademacher mappings", () => {
 // Statistics of the CPU stream
 // ---------------------------------------------------------------------------------------------------
 
-/** `count` uniforms from consecutive indices, all four words of each block, in order. */
-const uniformStream = (seed: number, salt: number, step: number, count: number): Float64Array => {
-  const out = new Float64Array(count)
-  for (let i = 0; i < count; i += 4) {
-    const bits = randomBits(seed, salt, step, i / 4)
-    for (let w = 0; w < 4 && i + w < count; w++) out[i + w] = uniformFromBits(bits[w]!)
-  }
-  return out
-}
+/** `count` uniforms from consecutive element indices, as `draws` maps them (both words of each block, in order). */
+const uniformStream = (seed: number, salt: number, step: number, count: number): Float64Array =>
+  Float64Array.from({ length: count }, (_, i) => draws.uniform(seed, salt, step, i))
 
 const mean = (xs: ArrayLike<number>): number => {
   let sum = 0
@@ -200,16 +191,16 @@ const correlation = (x: ArrayLike<number>, y: ArrayLike<number>): number => {
 
 const million = 1_000_000
 
-describe("draws: one block serves four adjacent elements", () => {
-  test("element 4b + w takes word w of block b (uniform, Rademacher) or branch w mod 2 of pair ⌊w/2⌋ (normal)", () => {
+describe("draws: one block serves two adjacent elements", () => {
+  test("element 2b + w takes word w of block b (uniform, Rademacher), or the cosine (w = 0) or sine (w = 1) of its Box–Muller pair (normal)", () => {
     fc.assert(
-      fc.property(u32, u32, u32, fc.nat({ max: 2 ** 29 }), (seed, salt, step, block) => {
+      fc.property(u32, u32, u32, fc.nat({ max: 2 ** 30 - 1 }), (seed, salt, step, block) => {
         const bits = randomBits(seed, salt, step, block)
-        for (let w = 0; w < 4; w++) {
-          const index = 4 * block + w
-          expect(draws.uniform(seed, salt, step, index)).toBe(uniformFromBits(bits[w]!))
-          expect(draws.rademacher(seed, salt, step, index)).toBe(rademacherFromBits(bits[w]!))
-          expect(draws.normal(seed, salt, step, index)).toBe(normalFromBits(bits[w & 2]!, bits[(w & 2) + 1]!, (w & 1) as 0 | 1))
+        for (const w of [0, 1] as const) {
+          const index = 2 * block + w
+          expect(draws.uniform(seed, salt, step, index)).toBe(uniformFromBits(bits[w]))
+          expect(draws.rademacher(seed, salt, step, index)).toBe(rademacherFromBits(bits[w]))
+          expect(draws.normal(seed, salt, step, index)).toBe(normalFromBits(bits[0], bits[1], w))
         }
       }),
     )
@@ -263,7 +254,7 @@ describe("statistics of the CPU stream", () => {
 
   test("Rademacher signs are balanced within 5 standard errors", () => {
     let sum = 0
-    for (let i = 0; i < million / 4; i++) for (const word of randomBits(5, 2, 1, i)) sum += rademacherFromBits(word)
+    for (let i = 0; i < million / 2; i++) for (const word of randomBits(5, 2, 1, i)) sum += rademacherFromBits(word)
     expect(Math.abs(sum / million)).toBeLessThan(5 / Math.sqrt(million))
   })
 
@@ -284,10 +275,10 @@ describe("statistics of the CPU stream", () => {
 // GPU (WGSL) against CPU (TypeScript)
 // ---------------------------------------------------------------------------------------------------
 
-/** Per index: the block's 4 words; their 4 uniforms, 4 signs and 4 normals by the block forms (`rng_*4`), as `draws` maps a block. */
+/** Per index b: the 4 words of blocks 2b and 2b + 1 (`random_bits4`); their 4 uniforms, 4 signs and 4 normals by the 4-element forms (`rng_*4`). */
 const streamKernel = `${wgslPrelude}
 ${trigPrelude}
-${philoxWgsl}
+${rngWgsl}
 struct Params { seed: u32, salt: u32, step: u32, count: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> indices: array<u32>;
@@ -300,7 +291,7 @@ struct Params { seed: u32, salt: u32, step: u32, count: u32 }
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x;
   if (i >= params.count) { return; }
-  let bits = random_bits(params.seed, params.salt, params.step, indices[i]);
+  let bits = random_bits4(params.seed, params.salt, params.step, indices[i]);
   bits_out[i] = bits;
   uniforms_out[i] = rng_uniform4(bits);
   signs_out[i] = rng_rademacher4(bits);
@@ -311,7 +302,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** The mapping functions alone, on word pairs chosen by the test (to reach the extreme words). */
 const mappingKernel = `${wgslPrelude}
 ${trigPrelude}
-${philoxWgsl}
+${rngWgsl}
 @group(0) @binding(0) var<storage, read> words: array<vec2u>;
 @group(0) @binding(1) var<storage, read_write> mapped: array<vec4f>;
 
@@ -331,8 +322,8 @@ const poisoned = (gpu: GpuHandle, words: number) => upload(gpu.device, new Uint3
 
 /** Runs `wgsl` once over `count` invocations with `buffers` bound in order; errors fail the test. */
 const dispatch = async (gpu: GpuHandle, wgsl: string, kinds: Parameters<GpuHandle["pipelines"]["get"]>[1], buffers: GPUBuffer[], count: number) => {
-  const { pipeline, layout } = await gpu.pipelines.get(wgsl, kinds, "philox test")
-  await scoped(gpu.device, "philox test dispatch", () => {
+  const { pipeline, layout } = await gpu.pipelines.get(wgsl, kinds, "rng test")
+  await scoped(gpu.device, "rng test dispatch", () => {
     const bindGroup = gpu.device.createBindGroup({
       layout,
       entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
@@ -375,7 +366,8 @@ describe("WGSL agrees with the TypeScript oracle", () => {
             const [bits, uniforms, signs, normals] = await Promise.all(outputs.map((b) => readWords(gpu, b)))
             const normalValues = new Float32Array(normals!.buffer)
             for (let i = 0; i < count; i++) {
-              const expected = randomBits(seed, salt, step, all[i]!)
+              // Blocks 2b and 2b + 1, with WGSL's u32 wrap-around.
+              const expected = [...randomBits(seed, salt, step, (2 * all[i]!) >>> 0), ...randomBits(seed, salt, step, (2 * all[i]! + 1) >>> 0)]
               expected.forEach((word, w) => {
                 const j = 4 * i + w
                 // Plain throws, not expect(): this loop makes ~50k comparisons per run.
