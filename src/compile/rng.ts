@@ -50,9 +50,6 @@ export const randomBits = (seed: number, salt: number, step: number, block: numb
  */
 export const uniformFromBits = (bits: number): number => ((bits >>> 9) + 0.5) * 2 ** -23
 
-/** π rounded to f32, as the WGSL constant is. */
-const PI_F32 = Math.fround(Math.PI)
-
 /** Above this u, ln u comes from a series in v = 1 − u instead of the built-in log (see `logNearOne`). */
 const NEAR_ONE = 1 - 2 ** -6
 const THIRD_F32 = Math.fround(1 / 3)
@@ -72,20 +69,20 @@ const logNearOne = (u: number): number => {
 }
 
 /**
- * Standard normal from two words by Box–Muller, computed in float32 (Math.fround at each step,
- * matching WGSL's f32 ops): √(−2 ln u₁)·cos θ for `branch` 0 and √(−2 ln u₁)·sin θ for 1, with
- * θ = π(2u₂ − 1) taken in (−π, π) because that is where WGSL bounds its trigonometry. The two branches
- * of one pair are independent normals. |z| ≤ √(48 ln 2) ≈ 5.77 since u₁ ≥ 2⁻²⁴.
+ * Standard normal from two words by Box–Muller: √(−2 ln u₁)·cos θ for `branch` 0 and √(−2 ln u₁)·sin θ for
+ * 1, θ = π(2u₂ − 1) ∈ (−π, π). The radius is computed in float32 as the WGSL does (Math.fround at each
+ * step); θ, its cosine and sine in float64, since the WGSL takes θ exactly from u₂'s bits (quadrant and
+ * offset, see `rng_normal_pair`) and evaluates sin and cos to about an ulp. The two branches of one pair
+ * are independent normals. |z| ≤ √(48 ln 2) ≈ 5.77 since u₁ ≥ 2⁻²⁴.
  */
 export const normalFromBits = (b0: number, b1: number, branch: 0 | 1 = 0): number => {
   const uRadius = uniformFromBits(b0)
-  const uAngle = uniformFromBits(b1)
   const logRadius = uRadius > NEAR_ONE ? logNearOne(uRadius) : Math.fround(Math.log(uRadius))
   // max(…, 0) mirrors the WGSL guard against a sloppy log returning a positive value near u₁ = 1.
-  // −2·ln u₁ and 2u₂ − 1 are exact in f32 (a power-of-two scaling; Sterbenz), so need no fround.
+  // −2·ln u₁ is exact in f32 (a power-of-two scaling), so needs no fround.
   const radius = Math.fround(Math.sqrt(Math.max(-2 * logRadius, 0)))
-  const angle = Math.fround(PI_F32 * (2 * uAngle - 1))
-  return Math.fround(radius * Math.fround(branch === 0 ? Math.cos(angle) : Math.sin(angle)))
+  const angle = Math.PI * (2 * uniformFromBits(b1) - 1)
+  return Math.fround(radius * (branch === 0 ? Math.cos(angle) : Math.sin(angle)))
 }
 
 /** ±1 with probability 1/2 each (the word's top bit). */
@@ -122,9 +119,10 @@ export const normalTolerance = 1e-5
 export const rngWgsl = /* wgsl */ `
 // ---- counter-based RNG: Threefry-2x32-20 (Salmon et al., SC11); mirrors src/compile/rng.ts ----
 const RNG_KEY_PARITY: u32 = 0x1BD11BDAu;
-const RNG_PI: f32 = 3.14159265358979323846;
 const RNG_THIRD: f32 = 0.33333333333333333333;
 const RNG_NEAR_ONE: f32 = 0.984375;  // 1 - 2^-6
+const RNG_SQRT_HALF: f32 = 0.70710678118654752;
+const RNG_PI_2_POW_M22: f32 = 7.490140565847857e-7;  // pi * 2^-22: one step of b1's top 23 bits, in radians
 
 // One Threefry round: add, rotate by r, xor.
 fn rng_round(x: vec2u, r: u32) -> vec2u {
@@ -174,16 +172,24 @@ fn rng_log_near_one(u: f32) -> f32 {
   return -(v * outer);
 }
 
-// Box-Muller: (cos, sin) branches of one pair, through the prelude's sdf_sincos (WGSL's own sin and cos
-// may be off by 2^-11).
+// Box-Muller: (cos, sin) of one pair. The angle pi*(2*u2 - 1) is read off b1's top 23 bits: the top two
+// pick the quadrant, the other 21 the angle psi within it, centred on the quadrant's middle, so
+// sdf_sincos_quarter needs no range reduction; rotating by the middle's +-45 degrees costs a sum, a
+// difference and signs. (r + 1/2) - 2^20 is exact in f32.
 fn rng_normal_pair(b0: u32, b1: u32) -> vec2<f32> {
   let u_radius = rng_uniform(b0);
-  let u_angle = rng_uniform(b1);
   let log_radius = select(log(u_radius), rng_log_near_one(u_radius), u_radius > RNG_NEAR_ONE);
-  let radius = sqrt(max(-2.0 * log_radius, 0.0));
-  let angle = RNG_PI * (2.0 * u_angle - 1.0);
-  let sine_cosine = sdf_sincos(angle);
-  return radius * vec2<f32>(sine_cosine.y, sine_cosine.x);
+  let radius = sqrt(max(-2.0 * log_radius, 0.0)) * RNG_SQRT_HALF;
+  let k = b1 >> 9u;
+  let quadrant = k >> 21u;
+  let psi = (f32(i32(k & 0x1FFFFFu) - 1048576) + 0.5) * RNG_PI_2_POW_M22;
+  let quarter = sdf_sincos_quarter(psi);
+  let sum = quarter.y + quarter.x;
+  let difference = quarter.y - quarter.x;
+  let odd = (quadrant & 1u) == 1u;
+  let cosine = select(difference, sum, odd) * select(1.0, -1.0, quadrant == 0u || quadrant == 3u);
+  let sine = select(sum, difference, odd) * select(1.0, -1.0, quadrant < 2u);
+  return radius * vec2<f32>(cosine, sine);
 }
 
 // Four adjacent elements from random_bits4 (rng.ts's draws): words as uniforms, or two Box-Muller pairs.

@@ -51,13 +51,20 @@ export const trigPrelude = /* wgsl */ `
 // WGSL bounds sin and cos only absolutely (2^-11 on [-π, π]) and implementations differ within that
 // bound (SwiftShader's are far looser than lavapipe's: docs/design.md). Our own give every WebGPU
 // implementation the oracle's numbers to float rounding: a Cody–Waite reduction by π/2 in three parts
-// (exact for |x| < 2^15·π/2), then Cephes' single-precision polynomials on [-π/4, π/4] (about 1 ulp).
-fn sdf_sincos(x: f32) -> vec2<f32> {
-  let k = round(x * 0.63661977);
-  let r = ((x - k * 1.5703125) - k * 4.8375129699707031e-4) - k * 7.5497899548918822e-8;
+// (exact for |x| < 2^15·π/2), then Cephes' single-precision polynomials on [-π/4, π/4] (about 1 ulp),
+// which sdf_sincos_quarter evaluates (rng.ts's Box–Muller calls it directly: its angle comes reduced).
+fn sdf_sincos_quarter(r: f32) -> vec2<f32> {
   let z = r * r;
   let s = ((-1.9515296e-4 * z + 8.3321609e-3) * z - 1.6666655e-1) * z * r + r;
   let c = ((2.4433157e-5 * z - 1.3887316e-3) * z + 4.1666646e-2) * z * z - 0.5 * z + 1.0;
+  return vec2<f32>(s, c);
+}
+fn sdf_sincos(x: f32) -> vec2<f32> {
+  let k = round(x * 0.63661977);
+  let r = ((x - k * 1.5703125) - k * 4.8375129699707031e-4) - k * 7.5497899548918822e-8;
+  let quarter = sdf_sincos_quarter(r);
+  let s = quarter.x;
+  let c = quarter.y;
   let quadrant = i32(k) & 3;
   let sine = select(select(s, c, quadrant == 1), select(-s, -c, quadrant == 3), quadrant >= 2);
   let cosine = select(select(c, -s, quadrant == 1), select(-c, s, quadrant == 3), quadrant >= 2);
