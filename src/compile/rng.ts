@@ -6,8 +6,8 @@
  * Noise in sdeflow is a pure function of (seed, salt, step, element index), so a kernel draws it where
  * it is consumed and the JS oracle reproduces it without any shared state. Threefry rather than Philox:
  * it needs adds, rotations and xors only, while Philox's 32×32→64-bit products are emulated from 16-bit
- * halves in WGSL (no u64); on lavapipe that made the noise of an EM step cost 3.1 ms per 4M states
- * against 0.9 ms (bench/README.md). Twenty rounds, as published (thirteen is the Crush-resistant minimum).
+ * halves in WGSL (no u64), which made its noise cost twice Threefry's on lavapipe (bench/README.md).
+ * Twenty rounds, as published (thirteen is the Crush-resistant minimum).
  *
  * Agreement between the two sides:
  * - raw bits, `uniformFromBits` and `rademacherFromBits`: bit-identical (integer ops, exact f32 ops);
@@ -110,7 +110,7 @@ export const draws = {
  * Largest |CPU − GPU| allowed for `normalFromBits` vs `rng_normal_pair`. Measured on lavapipe (llvmpipe,
  * Mesa 25) over 8M normals: max 9.5e-7 (2 ulp at |z| ≈ 4.8), 61% bit-identical. The bound leaves
  * room for other drivers' f32 log (a few 1e-7, times |z| ≤ 5.77) while staying far below the O(1)
- * error of a wrong word, mapping or sign. Sine and cosine are the prelude's `sdf_sincos`, not WGSL's, whose
+ * error of a wrong word, mapping or sign. Sine and cosine are the prelude's polynomials, not WGSL's, whose
  * bound (2⁻¹¹ absolute) would allow 3e-3 and which SwiftShader nearly uses.
  */
 export const normalTolerance = 1e-5
