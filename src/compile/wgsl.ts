@@ -118,7 +118,8 @@ const renderMarkedWgsl = (program: Program, kernel: Kernel, options: WgslOptions
         ...block.vectorWrites.map((j) => `  var result${j}: vec4<${storageType(outputs[j]!.outputType)}>;`),
         `  for (var lane = 0; lane < ${BLOCK}; lane++) {`,
         `    let gid = block * ${BLOCK} + lane;`,
-        `    if (gid >= ${threads}) { break; }`,
+        // Whole blocks need no bound check per element; the check costs a compare and a branch in every lane.
+        ...(kernel.threads % BLOCK === 0 ? [] : [`    if (gid >= ${threads}) { break; }`]),
         ...lines,
         ...outputs.map((o, j) =>
           block.vectorWrites.includes(j) ? `    result${j}[lane] = ${stored(j)};` : `    ${outName(j)}[${paramOffsetIndex("gid", o.writeOffset)}] = ${stored(j)};`,
