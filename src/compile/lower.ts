@@ -67,7 +67,8 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
   const delinearize = (flat: Scalar, shape: Shape): Scalar[] => {
     const strides = stridesOf(shape)
     // The leading axis needs no modulo: the flat index is in range.
-    const idx = shape.map((d, k) => (d === 1 ? b.int(0) : k === 0 ? b.idiv(flat, strides[k]!) : b.mod(b.idiv(flat, strides[k]!), d)))
+    const size = shape.reduce((a, d) => a * d, 1)
+    const idx = shape.map((d, k) => (d === 1 ? b.int(0) : k === 0 ? b.idiv(flat, strides[k]!, size) : b.mod(b.idiv(flat, strides[k]!, size), d, size)))
     knownFlat.set(flatKey(idx, shape), flat)
     return idx
   }

@@ -10,6 +10,12 @@ export type ScalarType = DType
 /** Integer-only operations used by index arithmetic (truncating division, non-negative modulo operands). */
 export type IndexOp = "idiv" | "mod"
 
+/**
+ * Dividends below this bound (and non-negative) are exact in f32 with room to spare, so a division by a
+ * per-kernel parameter can go through a float reciprocal and one correction (`sdf_idiv` in the prelude).
+ */
+export const SMALL_DIVIDEND = 2 ** 23
+
 export type ScalarOp =
   | { readonly k: "const"; readonly value: number }
   | { readonly k: "uniform"; readonly slot: number }
@@ -18,7 +24,8 @@ export type ScalarOp =
   | { readonly k: "loopVar"; readonly loop: number }
   | { readonly k: "load"; readonly binding: number }
   | { readonly k: "unary"; readonly fn: UnaryOp }
-  | { readonly k: "binary"; readonly fn: BinaryOp | IndexOp }
+  /** `smallDividend`: an idiv/mod whose dividend is known to lie in [0, SMALL_DIVIDEND). */
+  | { readonly k: "binary"; readonly fn: BinaryOp | IndexOp; readonly smallDividend?: true }
   | { readonly k: "select" }
   | { readonly k: "cast" }
   /** args: [index] or, with sub-steps B, [element, sub-step]: keyed at (step·B + sub-step, element). */
@@ -143,15 +150,21 @@ export class ScalarBuilder {
     if (isConst(a) && isConst(b)) return this.int(constValue(a) * constValue(b))
     return this.binary("mul", a, b, "i32")
   }
-  idiv(a: Scalar, b: number): Scalar {
+  /** `a / b`; `dividendBound`, when known, is an exclusive upper bound on a non-negative `a`. */
+  idiv(a: Scalar, b: number, dividendBound?: number): Scalar {
     if (b === 1) return a
     if (isConst(a)) return this.int(Math.trunc(constValue(a) / b))
-    return this.binary("idiv", a, this.int(b), "i32")
+    return this.indexOp("idiv", a, b, dividendBound)
   }
-  mod(a: Scalar, b: number): Scalar {
+  /** `a % b`; `dividendBound` as for `idiv`. */
+  mod(a: Scalar, b: number, dividendBound?: number): Scalar {
     if (b === 1) return this.int(0)
     if (isConst(a)) return this.int(constValue(a) % b)
-    return this.binary("mod", a, this.int(b), "i32")
+    return this.indexOp("mod", a, b, dividendBound)
+  }
+  private indexOp(fn: IndexOp, a: Scalar, b: number, dividendBound: number | undefined): Scalar {
+    const small = dividendBound !== undefined && dividendBound <= SMALL_DIVIDEND
+    return this.make(small ? { k: "binary", fn, smallDividend: true } : { k: "binary", fn }, [a, this.int(b)], "i32")
   }
   less(a: Scalar, b: Scalar): Scalar {
     if (isConst(a) && isConst(b)) return this.const(Number(constValue(a) < constValue(b)), "bool")

@@ -3,7 +3,7 @@
  * and the accumulator loops of reductions. `render.ts` walks the DAG; kernel renderers (`wgsl.ts`, the
  * tiled templates) call it with this syntax. The helpers it calls (`sdf_*`) are in `wgsl-prelude.ts`.
  */
-import { literal, param } from "./wgsl-literal.ts"
+import { literal, param, paramQuotient } from "./wgsl-literal.ts"
 import type { Syntax } from "./render.ts"
 import type { Scalar, ScalarType } from "./scalar.ts"
 
@@ -34,6 +34,22 @@ const cast = (value: string, from: ScalarType, to: ScalarType): string => {
   return `${to}(${value})`
 }
 
+/**
+ * Whether `s` is hot index arithmetic: it runs at every step of a reduction's loop, or in a contraction's
+ * loaders (over row, col and k). Its divisions stay literals even where the kernel's form would lift
+ * them: measured on lavapipe, shifting by a parameter in a UNet's convolution loaders cost more than
+ * the compile time the merged forms saved, while lifting the rest (elementwise index arithmetic, GEMM
+ * epilogues) costs nothing measurable (bench/README.md, "Forms and index division").
+ */
+const hot = (s: Scalar): boolean => {
+  const known = hotMemo.get(s)
+  if (known !== undefined) return known
+  const result = s.loops.size > 0 || (s.op.k === "external" && s.op.name !== "acc") || s.args.some(hot)
+  hotMemo.set(s, result)
+  return result
+}
+const hotMemo = new WeakMap<Scalar, boolean>()
+
 /** WGSL syntax for scalar DAGs (kernel bodies and template epilogues). */
 export const epilogueSyntax: Syntax = {
   expr: (s: Scalar, a: readonly string[]) => {
@@ -49,9 +65,12 @@ export const epilogueSyntax: Syntax = {
       case "binary":
         if (op.fn === "pow") return `sdf_pow(${a[0]}, ${a[1]})`
         if (op.fn === "max" || op.fn === "min") return `${op.fn}(${a[0]}, ${a[1]})`
-        // Integer division by a literal is a multiply and a shift; by a parameter, lavapipe runs a scalar
-        // divide per lane, at every k of a convolution's loaders: divisors stay literals (bench/README.md).
-        if ((op.fn === "idiv" || op.fn === "mod") && s.args[1]!.op.k === "const") return `(${a[0]} ${infix[op.fn]} ${literal((s.args[1]!.op as { value: number }).value, s.args[1]!.type)})`
+        if ((op.fn === "idiv" || op.fn === "mod") && s.args[1]!.op.k === "const") {
+          const divisor = (s.args[1]!.op as { value: number }).value
+          // A small non-negative dividend may be divided by a parameter (see paramQuotient); any other
+          // stays a literal division: by a parameter, lavapipe would divide per lane (bench/README.md).
+          return op.smallDividend ? paramQuotient(op.fn, a[0]!, divisor, !hot(s)) : `(${a[0]} ${infix[op.fn]} ${literal(divisor, "i32")})`
+        }
         return `(${a[0]} ${infix[op.fn]} ${a[1]})`
       case "select": return `select(${a[2]}, ${a[1]}, ${a[0]})`
       case "cast": return cast(a[0]!, s.args[0]!.type, s.type)

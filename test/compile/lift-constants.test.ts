@@ -1,7 +1,7 @@
 import { describe, expect, test, setDefaultTimeout } from "bun:test"
 import fc from "fast-check"
 import { FormRegistry, liftConstants } from "../../src/compile/lift-constants.ts"
-import { param, paramsDeclaration } from "../../src/compile/wgsl-literal.ts"
+import { param, paramQuotient, paramsDeclaration } from "../../src/compile/wgsl-literal.ts"
 import { programOf } from "../../src/compile/compile.ts"
 import { renderProgramWgsl, renderWgsl } from "../../src/compile/wgsl.ts"
 import { conv2d, matmul } from "../../src/ir/tensor.ts"
@@ -59,6 +59,26 @@ describe("liftConstants", () => {
     expect(liftConstants([form(16, 0.5)])[0]!.params).toBeUndefined()
   })
 
+  test("quotients: a power of two shifts or masks, another divisor calls sdf_idiv with its reciprocal", () => {
+    const text = (d: number, e: number) => `${paramsDeclaration(0)}\nlet a = ${paramQuotient("idiv", "v1", d)}; let b = ${paramQuotient("mod", "v1", e)};`
+    expect(liftConstants([text(1024, 9)])[0]!.wgsl).toBe("\nlet a = (v1 >> 10u); let b = (v1 % 9);")
+    const [x, y] = liftConstants([text(1024, 9), text(256, 12)])
+    expect(x!.wgsl).toBe(y!.wgsl)
+    expect(x!.wgsl).toContain("let a = (v1 >> u32(sdf_p[0][0]));")
+    expect(x!.wgsl).toContain("let b = sdf_imod(v1, sdf_p[0][1], bitcast<f32>(sdf_p[0][2]));")
+    const reciprocal = (d: number) => new Uint32Array(new Float32Array([1 / d]).buffer)[0]!
+    expect([...x!.params!]).toEqual([10, 9, reciprocal(9), 0])
+    expect([...y!.params!]).toEqual([8, 12, reciprocal(12), 0])
+    // A power of two and another divisor at one position are different forms.
+    const [p, q] = liftConstants([text(1024, 9), text(1000, 9)])
+    expect(p!.wgsl).not.toBe(q!.wgsl)
+    expect(q!.wgsl).toContain("let a = (v1 / 1000);")
+    // Hot index arithmetic keeps its divisor whatever the form.
+    expect(paramQuotient("idiv", "k", 32, false)).toBe("(k >> 5u)")
+    expect(paramQuotient("mod", "k", 9, false)).toBe("(k % 9)")
+    expect(() => paramQuotient("idiv", "(a + b)", 3)).toThrow("must be a name")
+  })
+
   test("texts of different forms never share, whatever their values", () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: -1000, max: 1000 })), { minLength: 1, maxLength: 12 }), (kernels) => {
@@ -81,8 +101,8 @@ describe("liftConstants", () => {
 })
 
 /**
- * Layers of one form at different sizes: convolutions over different batches (divisors — spatial sizes,
- * channel counts — stay literals, so those split forms), matmuls, reductions.
+ * Layers of one form at different sizes: convolutions over different batches (the loaders' divisors —
+ * spatial sizes, channel counts — stay literals, so those split forms), matmuls, reductions.
  */
 const layers = (i: Record<string, Tensor>) => {
   const h1 = conv2d(i.x!, i.w1!, { padding: 1 }).add(i.b1!.reshape([1, 5, 1, 1])).silu()
@@ -107,5 +127,26 @@ describe("kernels of one form share a pipeline", () => {
     // Rendered alone, a kernel keeps its sizes as literals (what SDEFLOW_DEBUG shows for one kernel).
     expect(renderWgsl(program, program.kernels[0]!)).not.toContain("var<uniform> sdf_p")
     await expectBackendsAgree(gpu(), layers, specs, inputsFor(specs, 5), { tolerance: reduction, label: "shared forms" })
+  })
+})
+
+/** The same bias-add and SiLU at two spatial sizes: only divisors of the thread's index tell them apart. */
+const biasSilu = (i: Record<string, Tensor>) => ({
+  a: i.x!.add(i.b!.reshape([1, 4, 1, 1])).silu(),
+  c: i.y!.add(i.b!.reshape([1, 4, 1, 1])).silu(),
+})
+
+describe("elementwise kernels that differ in divisors share a pipeline", () => {
+  test.each([
+    { label: "powers of two (shifts)", x: [2, 4, 8, 8], y: [3, 4, 16, 16], call: ">> u32(sdf_p" },
+    { label: "other divisors (sdf_idiv)", x: [2, 4, 6, 6], y: [3, 4, 10, 10], call: "sdf_idiv(gid, sdf_p" },
+  ])("$label: one text, and equal to the oracle", async ({ x, y, call }) => {
+    const shapes = { x, y, b: [4] }
+    const program = programOf(biasSilu, shapes)
+    const lifted = renderProgramWgsl(program)
+    expect(program.kernels.length).toBe(2)
+    expect(lifted[0]!.wgsl).toBe(lifted[1]!.wgsl)
+    expect(lifted[0]!.wgsl).toContain(call)
+    await expectBackendsAgree(gpu(), biasSilu, shapes, inputsFor(shapes, 11), { label: "divisors as parameters" })
   })
 })

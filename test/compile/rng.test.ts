@@ -12,10 +12,9 @@ import {
 } from "../../src/compile/rng.ts"
 import { trigPrelude, wgslPrelude } from "../../src/compile/wgsl-prelude.ts"
 import { withGpu } from "../../src/platform/bun.ts"
-import type { GpuHandle } from "../../src/runtime/gpu.ts"
-import { readback, upload } from "../../src/runtime/buffers.ts"
+import { upload } from "../../src/runtime/buffers.ts"
 import { Usage } from "../../src/runtime/flags.ts"
-import { scoped } from "../../src/runtime/scopes.ts"
+import { dispatch, poisoned, readWords } from "../support/raw-kernel.ts"
 
 // lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
 setDefaultTimeout(120_000)
@@ -314,31 +313,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   mapped[i] = vec4f(rng_uniform(pair.x), rng_rademacher(pair.x), rng_normal_pair(pair.x, pair.y));
 }
 `
-
-const POISON = 0xdeadbeef
-
-/** A storage buffer of `words` u32s, every one set to POISON so elements the kernel skipped show. */
-const poisoned = (gpu: GpuHandle, words: number) => upload(gpu.device, new Uint32Array(words).fill(POISON))
-
-/** Runs `wgsl` once over `count` invocations with `buffers` bound in order; errors fail the test. */
-const dispatch = async (gpu: GpuHandle, wgsl: string, kinds: Parameters<GpuHandle["pipelines"]["get"]>[1], buffers: GPUBuffer[], count: number) => {
-  const { pipeline, layout } = await gpu.pipelines.get(wgsl, kinds, "rng test")
-  await scoped(gpu.device, "rng test dispatch", () => {
-    const bindGroup = gpu.device.createBindGroup({
-      layout,
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-    })
-    const encoder = gpu.device.createCommandEncoder()
-    const pass = encoder.beginComputePass()
-    pass.setPipeline(pipeline)
-    pass.setBindGroup(0, bindGroup)
-    pass.dispatchWorkgroups(Math.ceil(count / 64))
-    pass.end()
-    gpu.device.queue.submit([encoder.finish()])
-  })
-}
-
-const readWords = async (gpu: GpuHandle, buffer: GPUBuffer) => new Uint32Array(await readback(gpu.device, buffer))
 
 /** The u32 pattern of a float32, so float results compare bit for bit (and -0 ≠ +0). */
 const f32Bits = (x: number): number => new Uint32Array(new Float32Array([x]).buffer)[0]!
