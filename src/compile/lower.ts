@@ -61,6 +61,11 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
   const linearize = (idx: readonly Scalar[], shape: Shape): Scalar => {
     const known = knownFlat.get(flatKey(idx, shape))
     if (known) return known
+    // Trailing axes that came from one flat index (a reduction over the last axes, say) are that index.
+    for (let k = 1; k < idx.length; k++) {
+      const trailing = knownFlat.get(flatKey(idx.slice(k), shape.slice(k)))
+      if (trailing) return b.add(b.mul(linearize(idx.slice(0, k), shape.slice(0, k)), b.int(shape.slice(k).reduce((a, d) => a * d, 1))), trailing)
+    }
     const strides = stridesOf(shape)
     return idx.reduce((acc, i, k) => b.add(acc, b.mul(i, b.int(shape[k] === 1 ? 0 : strides[k]!))), b.int(0))
   }
@@ -70,6 +75,8 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
     const size = shape.reduce((a, d) => a * d, 1)
     const idx = shape.map((d, k) => (d === 1 ? b.int(0) : k === 0 ? b.idiv(flat, strides[k]!, size) : b.mod(b.idiv(flat, strides[k]!, size), d, size)))
     knownFlat.set(flatKey(idx, shape), flat)
+    // Each run of trailing axes is the flat index modulo its size (used by `linearize`).
+    for (let k = 1; k < shape.length; k++) knownFlat.set(flatKey(idx.slice(k), shape.slice(k)), b.mod(flat, shape.slice(k).reduce((a, d) => a * d, 1), size))
     return idx
   }
   /** `lo ≤ i < hi` for an i32 index. */

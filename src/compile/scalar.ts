@@ -11,10 +11,10 @@ export type ScalarType = DType
 export type IndexOp = "idiv" | "mod"
 
 /**
- * Dividends below this bound (and non-negative) are exact in f32 with room to spare, so a division by a
- * per-kernel parameter can go through a float reciprocal and one correction (`sdf_idiv` in the prelude).
+ * Non-negative dividends below this bound can be divided by a per-kernel parameter through an f32
+ * reciprocal, exactly and without a correction step (`sdf_idiv` in the prelude says why).
  */
-export const SMALL_DIVIDEND = 2 ** 23
+export const SMALL_DIVIDEND = 2 ** 22
 
 export type ScalarOp =
   | { readonly k: "const"; readonly value: number }

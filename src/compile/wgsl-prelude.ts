@@ -36,13 +36,10 @@ fn sdf_erf(x: f32) -> f32 {
   let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
   return sign(x) * (1.0 - poly * exp(-a * a));
 }
-// a / d and a % d for 0 ≤ a < 2^24 and d ≥ 1, given r = f32(1/d) rounded once: f32(a) is exact, so
-// a·r is within 2·a/(d·2^24) < 1 of a/d (exact for d = 1) and one correction step makes it exact.
-fn sdf_idiv(a: i32, d: i32, r: f32) -> i32 {
-  let q = i32(f32(a) * r);
-  let rest = a - q * d;
-  return q + select(0, 1, rest >= d) - select(0, 1, rest < 0);
-}
+// a / d and a % d for 0 ≤ a < 2^22 and d ≥ 1, given r = f32(1/d) rounded once: (a + 0.5)/d lies at
+// least 0.5/d from every integer, and (f32(a) + 0.5)·r is within (a + 0.5)/d · 2^-23 < 0.5/d of it
+// (both roundings, each 2^-24 relative), so truncating it gives the quotient exactly.
+fn sdf_idiv(a: i32, d: i32, r: f32) -> i32 { return i32((f32(a) + 0.5) * r); }
 fn sdf_imod(a: i32, d: i32, r: f32) -> i32 { return a - sdf_idiv(a, d, r) * d; }
 // x^y; WGSL's pow is undefined for x < 0, ours follows the integer-exponent convention.
 fn sdf_pow(x: f32, y: f32) -> f32 {

@@ -35,16 +35,16 @@ const cast = (value: string, from: ScalarType, to: ScalarType): string => {
 }
 
 /**
- * Whether `s` is hot index arithmetic: it runs at every step of a reduction's loop, or in a contraction's
- * loaders (over row, col and k). Its divisions stay literals even where the kernel's form would lift
- * them: measured on lavapipe, shifting by a parameter in a UNet's convolution loaders cost more than
- * the compile time the merged forms saved, while lifting the rest (elementwise index arithmetic, GEMM
- * epilogues) costs nothing measurable (bench/README.md, "Forms and index division").
+ * Whether `s` is hot index arithmetic: it runs in a contraction's loaders (over row, col and k), at
+ * every step of the k loop. Its divisions stay literals even where the kernel's form would lift them:
+ * measured on lavapipe, shifting by a parameter there cost the UNet's convolutions more than the
+ * compile time the merged forms saved, while lifting the rest (elementwise index arithmetic, reduction
+ * loops, GEMM epilogues) cost nothing measurable (bench/README.md, "Forms and index division").
  */
 const hot = (s: Scalar): boolean => {
   const known = hotMemo.get(s)
   if (known !== undefined) return known
-  const result = s.loops.size > 0 || (s.op.k === "external" && s.op.name !== "acc") || s.args.some(hot)
+  const result = (s.op.k === "external" && s.op.name !== "acc") || s.args.some(hot)
   hotMemo.set(s, result)
   return result
 }
