@@ -9,7 +9,7 @@
  * A device remembers the variants of each form it compiled (`FormRegistry`), so a later program whose
  * kernels fit one (the sampler after the training step) reuses its pipeline instead of compiling anew.
  */
-import { MARK_CLOSE, MARK_OPEN, PARAMS_UNIFORM, literal, quotientLiteral, type ParamType, type QuotientKind } from "./wgsl-literal.ts"
+import { MARK_CLOSE, MARK_OPEN, PARAMS_UNIFORM, literal, quotientLiteral, type ParamType } from "./wgsl-literal.ts"
 
 export interface LiftedKernel {
   /** The WGSL to compile; equal texts share a pipeline. */
@@ -18,14 +18,11 @@ export interface LiftedKernel {
   readonly params?: Uint32Array
 }
 
-const markers = new RegExp(`${MARK_OPEN}(i32|u32|f32|(?:idiv|mod|shr|mask):\\w+):([^${MARK_CLOSE}]*)${MARK_CLOSE}`, "g")
+const markers = new RegExp(`${MARK_OPEN}(i32|u32|f32|(?:idiv|mod):\\w+):([^${MARK_CLOSE}]*)${MARK_CLOSE}`, "g")
 const declaration = new RegExp(`${MARK_OPEN}params@(\\d+)${MARK_CLOSE}`)
 
-/**
- * What a marker stands for: a value of a type, or a quotient of a named operand by the value (`shr` and
- * `mask` when the value is a power of two).
- */
-type Marked = ParamType | `${QuotientKind}:${string}`
+/** What a marker stands for: a value of a type, or the quotient (or remainder) of a named operand by the value. */
+type Marked = ParamType | `${"idiv" | "mod"}:${string}`
 
 interface Parsed {
   readonly pieces: readonly string[]
@@ -57,10 +54,18 @@ const paramRead = (i: number, type: ParamType): string => {
 const wordOf = (value: number, type: ParamType): number =>
   type === "f32" ? new Uint32Array(new Float32Array([value]).buffer)[0]! : value >>> 0
 
-const quotient = (kind: Marked): { fn: QuotientKind; operand: string } | undefined => {
+const quotient = (kind: Marked): { fn: "idiv" | "mod"; operand: string } | undefined => {
   const [fn, operand] = kind.split(":")
-  return operand === undefined ? undefined : { fn: fn as QuotientKind, operand }
+  return operand === undefined ? undefined : { fn: fn as "idiv" | "mod", operand }
 }
+
+const powerOfTwo = (v: number): boolean => v > 0 && (v & (v - 1)) === 0
+
+/**
+ * How a lifted position is read: a plain parameter, a quotient by a shift or mask (every value the
+ * variant serves is a power of two), or a quotient through `sdf_idiv` (divisor and f32 reciprocal).
+ */
+type Reading = "value" | "shift" | "divide"
 
 /** A marker's text when its value stays a literal. */
 const literalText = (kind: Marked, value: number): string => {
@@ -69,48 +74,51 @@ const literalText = (kind: Marked, value: number): string => {
 }
 
 /** A marker's text reading its parameter words from `slot` on. */
-const paramText = (kind: Marked, slot: number): string => {
+const paramText = (kind: Marked, reading: Reading, slot: number): string => {
   const q = quotient(kind)
   if (!q) return paramRead(slot, kind as ParamType)
-  const { fn, operand } = q
   const word = paramRead(slot, "i32")
-  if (fn === "shr") return `(${operand} >> u32(${word}))`
-  if (fn === "mask") return `(${operand} & ${word})`
-  return `sdf_${fn === "idiv" ? "idiv" : "imod"}(${operand}, ${word}, ${paramRead(slot + 1, "f32")})`
+  if (reading === "shift") return q.fn === "idiv" ? `(${q.operand} >> u32(${word}))` : `(${q.operand} & ${word})`
+  return `sdf_${q.fn === "idiv" ? "idiv" : "imod"}(${q.operand}, ${word}, ${paramRead(slot + 1, "f32")})`
 }
 
-/** How many parameter words a marker takes. */
-const wordCount = (kind: Marked): number => {
-  const fn = quotient(kind)?.fn
-  return fn === "idiv" || fn === "mod" ? 2 : 1
+/** The parameter words of a lifted value: the value, a shift or mask, or a divisor and its f32 reciprocal. */
+const paramWords = (kind: Marked, reading: Reading, value: number): number[] => {
+  if (reading === "value") return [wordOf(value, kind as ParamType)]
+  if (reading === "divide") return [value >>> 0, wordOf(1 / value, "f32")]
+  return [quotient(kind)!.fn === "idiv" ? Math.log2(value) : value - 1]
 }
 
-/** The parameter words of a marker's value: a shift, a mask, or a divisor and its f32 reciprocal. */
-const paramWords = (kind: Marked, value: number): number[] => {
-  const fn = quotient(kind)?.fn
-  if (fn === "shr") return [Math.log2(value)]
-  if (fn === "mask") return [value - 1]
-  return fn ? [value >>> 0, wordOf(1 / value, "f32")] : [wordOf(value, kind as ParamType)]
+/**
+ * A compiled variant of a form: per marked position, the value it keeps as a literal (undefined where
+ * it reads a parameter), and how each lifted position is read.
+ */
+interface Variant {
+  readonly literals: readonly (number | undefined)[]
+  readonly readings: readonly (Reading | undefined)[]
 }
-
-/** Per marked position of a form: the value it keeps as a literal, or undefined where it reads a parameter. */
-type Variant = readonly (number | undefined)[]
 
 /**
  * The variants of each form compiled so far (one registry per device). A group of kernels takes the
- * first variant whose literals all its kernels share; otherwise a new variant keeps as literals only the
- * values its kernels agree on and every earlier variant kept too, so variants only ever generalise.
+ * first variant whose literals all its kernels share (and whose shifts all their divisors allow);
+ * otherwise a new variant keeps as literals only the values its kernels agree on and every earlier
+ * variant kept too, so variants only ever generalise.
  */
 export class FormRegistry {
   private readonly variants = new Map<string, Variant[]>()
 
-  choose(skeleton: string, members: readonly (readonly number[])[]): Variant {
+  choose(skeleton: string, kinds: readonly Marked[], members: readonly (readonly number[])[]): Variant {
     const known = this.variants.get(skeleton) ?? []
-    const fits = (v: Variant) => members.every((values) => v.every((literal, j) => literal === undefined || values[j] === literal))
+    const fits = (v: Variant) =>
+      members.every((values) => v.literals.every((literal, j) => (literal === undefined ? v.readings[j] !== "shift" || powerOfTwo(values[j]!) : values[j] === literal)))
     const found = known.find(fits)
     if (found) return found
     const first = members[0]!
-    const variant = first.map((value, j) => (members.every((m) => m[j] === value) && known.every((v) => v[j] === value) ? value : undefined))
+    const literals = first.map((value, j) => (members.every((m) => m[j] === value) && known.every((v) => v.literals[j] === value) ? value : undefined))
+    const readings = literals.map((literal, j): Reading | undefined =>
+      literal !== undefined ? undefined : !quotient(kinds[j]!) ? "value" : members.every((m) => powerOfTwo(m[j]!)) ? "shift" : "divide",
+    )
+    const variant = { literals, readings }
     this.variants.set(skeleton, [...known, variant])
     return variant
   }
@@ -129,28 +137,28 @@ export const liftConstants = (texts: readonly string[], registry: FormRegistry =
   })
   const result: LiftedKernel[] = new Array(texts.length)
   for (const [skeleton, members] of forms) {
-    const variant = registry.choose(skeleton, members.map((k) => parsed[k]!.values))
     const { kinds } = parsed[members[0]!]!
+    const { literals, readings } = registry.choose(skeleton, kinds, members.map((k) => parsed[k]!.values))
     const slotOf = new Map<number, number>()
     let slots = 0
-    variant.forEach((literal, j) => {
+    literals.forEach((literal, j) => {
       if (literal !== undefined) return
       slotOf.set(j, slots)
-      slots += wordCount(kinds[j]!)
+      slots += readings[j] === "divide" ? 2 : 1
     })
     for (const k of members) {
       const p = parsed[k]!
       let text = p.pieces[0]!
       p.values.forEach((v, j) => {
         const slot = slotOf.get(j)
-        text += (slot === undefined ? literalText(kinds[j]!, v) : paramText(kinds[j]!, slot)) + p.pieces[j + 1]!
+        text += (slot === undefined ? literalText(kinds[j]!, v) : paramText(kinds[j]!, readings[j]!, slot)) + p.pieces[j + 1]!
       })
       if (slots === 0) {
         result[k] = { wgsl: text.replace(declaration, "") }
         continue
       }
       const words = new Uint32Array(Math.ceil(slots / 4) * 4)
-      for (const [j, slot] of slotOf) words.set(paramWords(kinds[j]!, p.values[j]!), slot)
+      for (const [j, slot] of slotOf) words.set(paramWords(kinds[j]!, readings[j]!, p.values[j]!), slot)
       result[k] = {
         wgsl: text.replace(declaration, (_, b) => `@group(0) @binding(${b}) var<uniform> ${PARAMS_UNIFORM}: array<vec4<i32>, ${words.length / 4}>;`),
         params: words,

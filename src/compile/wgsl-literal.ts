@@ -36,25 +36,26 @@ export const param = (value: number, type: ScalarType = "i32"): string => {
   return `${MARK_OPEN}${type}:${v}${MARK_CLOSE}`
 }
 
-/** How a quotient is computed: a division or remainder, or for a power of two a shift or a mask. */
-export type QuotientKind = "idiv" | "mod" | "shr" | "mask"
-
-/** `operand / divisor` (or `%`) as text with the divisor a literal; `operand` is non-negative. */
-export const quotientLiteral = (kind: QuotientKind, operand: string, divisor: number): string =>
-  kind === "shr" ? `(${operand} >> ${Math.log2(divisor)}u)` : kind === "mask" ? `(${operand} & ${divisor - 1})` : `(${operand} ${kind === "idiv" ? "/" : "%"} ${divisor})`
+/**
+ * `operand / divisor` (or `%`) as text with the divisor a literal, for a non-negative `operand`: a power
+ * of two is a shift or a mask (WGSL's signed `/` would add sign fix-ups).
+ */
+export const quotientLiteral = (fn: "idiv" | "mod", operand: string, divisor: number): string => {
+  if ((divisor & (divisor - 1)) === 0) return fn === "idiv" ? `(${operand} >> ${Math.log2(divisor)}u)` : `(${operand} & ${divisor - 1})`
+  return `(${operand} ${fn === "idiv" ? "/" : "%"} ${divisor})`
+}
 
 /**
- * `operand / divisor` (or `%`), where `operand` names a non-negative i32 below SMALL_DIVIDEND. A power
- * of two is a shift (or a mask), by a literal or by a parameter alike; WGSL's signed `/` would add sign
- * fix-ups. Any other divisor kept a literal is WGSL's own division, which compilers turn into a multiply
- * and a shift; made a parameter, it calls `sdf_idiv`/`sdf_imod` with the divisor and its f32 reciprocal,
- * because a plain division by a runtime value runs per lane on CPU adapters. `liftable: false` keeps
- * the divisor a literal whatever the form.
+ * `operand / divisor` (or `%`), where `operand` names a non-negative i32 below SMALL_DIVIDEND. Kept a
+ * literal, it is `quotientLiteral`: a shift, a mask, or WGSL's own division, which compilers turn into a
+ * multiply and a shift. Lifted, a position whose divisors are all powers of two shifts or masks by a
+ * parameter; any other calls `sdf_idiv`/`sdf_imod` with the divisor and its f32 reciprocal, because a
+ * plain division by a runtime value runs per lane on CPU adapters. `liftable: false` keeps the divisor
+ * a literal whatever the form.
  */
 export const paramQuotient = (fn: "idiv" | "mod", operand: string, divisor: number, liftable = true): string => {
   if (!/^\w+$/.test(operand)) throw new Error(`a quotient's operand must be a name, not ${operand}`)
-  const kind: QuotientKind = (divisor & (divisor - 1)) === 0 ? (fn === "idiv" ? "shr" : "mask") : fn
-  return liftable ? `${MARK_OPEN}${kind}:${operand}:${divisor}${MARK_CLOSE}` : quotientLiteral(kind, operand, divisor)
+  return liftable ? `${MARK_OPEN}${fn}:${operand}:${divisor}${MARK_CLOSE}` : quotientLiteral(fn, operand, divisor)
 }
 
 /** The WGSL name of a kernel's parameter uniform (`array<vec4<i32>, N>`). */

@@ -69,10 +69,20 @@ describe("liftConstants", () => {
     const reciprocal = (d: number) => new Uint32Array(new Float32Array([1 / d]).buffer)[0]!
     expect([...x!.params!]).toEqual([10, 9, reciprocal(9), 0])
     expect([...y!.params!]).toEqual([8, 12, reciprocal(12), 0])
-    // A power of two and another divisor at one position are different forms.
+    // A power of two and another divisor at one position share the form and divide through sdf_idiv.
     const [p, q] = liftConstants([text(1024, 9), text(1000, 9)])
-    expect(p!.wgsl).not.toBe(q!.wgsl)
-    expect(q!.wgsl).toContain("let a = (v1 / 1000);")
+    expect(p!.wgsl).toBe(q!.wgsl)
+    expect(p!.wgsl).toContain("let a = sdf_idiv(v1, sdf_p[0][0], bitcast<f32>(sdf_p[0][1]));")
+    expect(p!.wgsl).toContain("let b = (v1 % 9);")
+    expect([...p!.params!]).toEqual([1024, reciprocal(1024), 0, 0])
+    expect([...q!.params!]).toEqual([1000, reciprocal(1000), 0, 0])
+    // A registry's shifting variant serves later powers of two, and not other divisors.
+    const forms = new FormRegistry()
+    const [shifting] = liftConstants([text(1024, 9), text(256, 9)], forms)
+    expect(liftConstants([text(64, 9)], forms)[0]!.wgsl).toBe(shifting!.wgsl)
+    const [dividing] = liftConstants([text(48, 9)], forms)
+    expect(dividing!.wgsl).toContain("sdf_idiv(v1")
+    expect(liftConstants([text(4096, 9)], forms)[0]!.wgsl).toBe(shifting!.wgsl)
     // Hot index arithmetic keeps its divisor whatever the form.
     expect(paramQuotient("idiv", "k", 32, false)).toBe("(k >> 5u)")
     expect(paramQuotient("mod", "k", 9, false)).toBe("(k % 9)")
