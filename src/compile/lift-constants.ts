@@ -2,14 +2,14 @@
  * Kernels of one form share one pipeline. Pipeline creation is what a first run waits for (on lavapipe
  * LLVM compiles each kernel, seconds for a tiled one), and a network's layers differ mostly in sizes.
  * Renderers mark every size, stride, offset and constant that does not shape the code (`param` in
- * wgsl-literal.ts), and divisions of small index values by such sizes (`paramQuotient`). Kernels whose text is the same once the marked values are blanked out have one
- * form; within a form, a marked value that is the same in every kernel stays a literal (so LLVM still
- * folds a 3×3 window or a shared epsilon), and a value that differs is read from the kernel's
- * parameter uniform. A form with a single kernel keeps every literal: its text is what it was.
+ * wgsl-literal.ts), and divisions of small index values by such sizes (`paramQuotient`). Kernels whose
+ * text is the same once the marked values are blanked out have one form; within a form, a marked value
+ * that is the same in every kernel stays a literal (so LLVM still folds a 3×3 window or a shared
+ * epsilon), and a value that differs is read from the kernel's parameter uniform. A form with a single kernel keeps every literal: its text is what it was.
  * A device remembers the variants of each form it compiled (`FormRegistry`), so a later program whose
  * kernels fit one (the sampler after the training step) reuses its pipeline instead of compiling anew.
  */
-import { MARK_CLOSE, MARK_OPEN, PARAMS_UNIFORM, literal, quotientLiteral, type ParamType } from "./wgsl-literal.ts"
+import { MARK_CLOSE, MARK_OPEN, PARAMS_UNIFORM, literal, powerOfTwo, quotientLiteral, type ParamType } from "./wgsl-literal.ts"
 
 export interface LiftedKernel {
   /** The WGSL to compile; equal texts share a pipeline. */
@@ -58,8 +58,6 @@ const quotient = (kind: Marked): { fn: "idiv" | "mod"; operand: string } | undef
   const [fn, operand] = kind.split(":")
   return operand === undefined ? undefined : { fn: fn as "idiv" | "mod", operand }
 }
-
-const powerOfTwo = (v: number): boolean => v > 0 && (v & (v - 1)) === 0
 
 /**
  * How a lifted position is read: a plain parameter, a quotient by a shift or mask (every value the

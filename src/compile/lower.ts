@@ -4,7 +4,7 @@
  * contractions become loops; materialised inputs become loads.
  */
 import type { Node, ReduceOp } from "../ir/node.ts"
-import { stridesOf, type Shape } from "../ir/shape.ts"
+import { sizeOf, stridesOf, type Shape } from "../ir/shape.ts"
 import { ScalarBuilder, type Scalar } from "./scalar.ts"
 
 /** Where a value outside the kernel comes from: a storage binding or a uniform slot. */
@@ -64,7 +64,7 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
     // Trailing axes that came from one flat index (a reduction over the last axes, say) are that index.
     for (let k = 1; k < idx.length; k++) {
       const trailing = knownFlat.get(flatKey(idx.slice(k), shape.slice(k)))
-      if (trailing) return b.add(b.mul(linearize(idx.slice(0, k), shape.slice(0, k)), b.int(shape.slice(k).reduce((a, d) => a * d, 1))), trailing)
+      if (trailing) return b.add(b.mul(linearize(idx.slice(0, k), shape.slice(0, k)), b.int(sizeOf(shape.slice(k)))), trailing)
     }
     const strides = stridesOf(shape)
     return idx.reduce((acc, i, k) => b.add(acc, b.mul(i, b.int(shape[k] === 1 ? 0 : strides[k]!))), b.int(0))
@@ -72,11 +72,11 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
   const delinearize = (flat: Scalar, shape: Shape): Scalar[] => {
     const strides = stridesOf(shape)
     // The leading axis needs no modulo: the flat index is in range.
-    const size = shape.reduce((a, d) => a * d, 1)
+    const size = sizeOf(shape)
     const idx = shape.map((d, k) => (d === 1 ? b.int(0) : k === 0 ? b.idiv(flat, strides[k]!, size) : b.mod(b.idiv(flat, strides[k]!, size), d, size)))
     knownFlat.set(flatKey(idx, shape), flat)
     // Each run of trailing axes is the flat index modulo its size (used by `linearize`).
-    for (let k = 1; k < shape.length; k++) knownFlat.set(flatKey(idx.slice(k), shape.slice(k)), b.mod(flat, shape.slice(k).reduce((a, d) => a * d, 1), size))
+    for (let k = 1; k < shape.length; k++) knownFlat.set(flatKey(idx.slice(k), shape.slice(k)), b.mod(flat, sizeOf(shape.slice(k)), size))
     return idx
   }
   /** `lo ≤ i < hi` for an i32 index. */

@@ -36,12 +36,14 @@ export const param = (value: number, type: ScalarType = "i32"): string => {
   return `${MARK_OPEN}${type}:${v}${MARK_CLOSE}`
 }
 
+export const powerOfTwo = (v: number): boolean => v > 0 && (v & (v - 1)) === 0
+
 /**
  * `operand / divisor` (or `%`) as text with the divisor a literal, for a non-negative `operand`: a power
  * of two is a shift or a mask (WGSL's signed `/` would add sign fix-ups).
  */
 export const quotientLiteral = (fn: "idiv" | "mod", operand: string, divisor: number): string => {
-  if ((divisor & (divisor - 1)) === 0) return fn === "idiv" ? `(${operand} >> ${Math.log2(divisor)}u)` : `(${operand} & ${divisor - 1})`
+  if (powerOfTwo(divisor)) return fn === "idiv" ? `(${operand} >> ${Math.log2(divisor)}u)` : `(${operand} & ${divisor - 1})`
   return `(${operand} ${fn === "idiv" ? "/" : "%"} ${divisor})`
 }
 

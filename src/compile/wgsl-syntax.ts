@@ -44,11 +44,13 @@ const cast = (value: string, from: ScalarType, to: ScalarType): string => {
 const hot = (s: Scalar): boolean => {
   const known = hotMemo.get(s)
   if (known !== undefined) return known
-  const result = (s.op.k === "external" && s.op.name !== "acc") || s.args.some(hot)
+  const result = (s.op.k === "external" && loaderIndices.has(s.op.name)) || s.args.some(hot)
   hotMemo.set(s, result)
   return result
 }
 const hotMemo = new WeakMap<Scalar, boolean>()
+/** The externals a contraction's element loaders are written over (see `GemmView` in lower.ts). */
+const loaderIndices = new Set(["row", "col", "k"])
 
 /** WGSL syntax for scalar DAGs (kernel bodies and template epilogues). */
 export const epilogueSyntax: Syntax = {
