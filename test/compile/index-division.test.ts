@@ -5,9 +5,14 @@ import { SMALL_DIVIDEND } from "../../src/compile/scalar.ts"
 import { upload } from "../../src/runtime/buffers.ts"
 import { withGpu } from "../../src/platform/bun.ts"
 import { dispatch, poisoned, readWords } from "../support/raw-kernel.ts"
+import { programOf } from "../../src/compile/compile.ts"
+import { renderWgsl } from "../../src/compile/wgsl.ts"
+import type { Tensor } from "../../src/ir/tensor.ts"
+import { expectBackendsAgree, inputsFor, reduction, useGpu } from "../support/backends.ts"
 
 // lavapipe is a CPU: kernel-heavy tests outlast bun's 5 s default (set per file: a preload's setting reaches only the first).
 setDefaultTimeout(120_000)
+const gpu = useGpu()
 
 /** sdf_idiv and sdf_imod on (dividend, divisor, reciprocal bits) cases, as the lifted kernels call them. */
 const divisionKernel = `${wgslPrelude}
@@ -67,5 +72,29 @@ describe("index division by a parameter (sdf_idiv, sdf_imod)", () => {
         { numRuns: 5 },
       )
     })
+  })
+})
+
+/** The statements of a kernel's first reduction loop. */
+const loopBody = (wgsl: string): string => {
+  const loop = wgsl.slice(wgsl.indexOf("for (var r0"))
+  return loop.slice(loop.indexOf("{") + 1, loop.indexOf("}"))
+}
+
+describe("reductions over trailing axes", () => {
+  const sums = (i: Record<string, Tensor>) => ({ spatial: i.x!.sum([2, 3]), batchAndSpatial: i.x!.sum([0, 2, 3]) })
+  const shapes = { x: [2, 3, 8, 8] }
+
+  test("read their input at the loop counter, not at the counter split into axes and joined again", async () => {
+    const program = programOf(sums, shapes)
+    // Told apart by their output sizes: 2×3 sums over the spatial axes, 3 over batch and space.
+    const bodyOf = (outputs: number) => loopBody(renderWgsl(program, program.kernels.find((k) => k.threads === outputs)!))
+    const [spatial, batchAndSpatial] = [bodyOf(6), bodyOf(3)]
+    // Over the last two axes the loop counter is the offset itself: no division, shift or mask.
+    expect(spatial).not.toMatch(/>>|\/|%|&/)
+    // Over the batch too, the counter's trailing 8×8 part is one mask, not a shift and a mask joined again.
+    expect(batchAndSpatial).toContain("& 63")
+    expect(batchAndSpatial).not.toContain("& 7")
+    await expectBackendsAgree(gpu(), sums, shapes, inputsFor(shapes, 3), { tolerance: reduction, label: "trailing-axis sums" })
   })
 })
