@@ -49,13 +49,17 @@ export const schedule = (order: readonly Node[], outputs: readonly Node[], optio
   const budget = options.recomputeBudget ?? 8
   // Cost of computing a node in place: primitive count up to the materialised boundary. Loops count
   // as free here: they end up materialised, or fused one-to-one and then guarded by the heavy pass.
+  // A node that carries a fused loop's value and is read by anything but one same-shape elementwise op
+  // is materialised by the heavy pass below, so it costs its readers nothing either.
   const cost = new Map<number, number>()
+  const carriesLoop = new Set<number>()
+  const readOneToOne = (n: Node): boolean => users(n).length === 1 && oneToOne(users(n)[0]!, n)
   for (const n of order) {
-    if (materialised.has(n.id) || n.op.kind === "const" || isLoop(n)) cost.set(n.id, 0)
-    else {
-      const own = movementKinds.has(n.op.kind) ? 0 : n.op.kind === "random" ? 4 : 1
-      cost.set(n.id, n.inputs.reduce((c, i) => c + (cost.get(i.id) ?? 0), own))
-    }
+    if (materialised.has(n.id) || n.op.kind === "const") cost.set(n.id, 0)
+    else if (isLoop(n) || n.inputs.some((i) => carriesLoop.has(i.id))) {
+      if (readOneToOne(n)) carriesLoop.add(n.id)
+      cost.set(n.id, isLoop(n) || !readOneToOne(n) ? 0 : ownCost(n) + n.inputs.reduce((c, i) => c + (cost.get(i.id) ?? 0), 0))
+    } else cost.set(n.id, n.inputs.reduce((c, i) => c + (cost.get(i.id) ?? 0), ownCost(n)))
   }
   const isView = (n: Node): boolean => movementKinds.has(n.op.kind) ? n.inputs.every((i) => materialised.has(i.id) || isView(i)) : n.op.kind === "const" || materialised.has(n.id)
 
@@ -103,6 +107,8 @@ export const schedule = (order: readonly Node[], outputs: readonly Node[], optio
   limitBindings(order, materialised, options.maxStorageBuffers - 1)
   return materialised
 }
+
+const ownCost = (n: Node): number => (movementKinds.has(n.op.kind) ? 0 : n.op.kind === "random" ? 4 : 1)
 
 const elements = (n: Node): number => n.shape.reduce((a, b) => a * b, 1)
 

@@ -62,6 +62,22 @@ describe("kernel counts", () => {
     }, { x: [64] }).kernels.length).toBe(1)
   })
 
+  test("a normalisation downstream of a contraction whose epilogue is read twice recomputes x − mean", () => {
+    // h (a matmul with a long epilogue, read twice) gets a buffer of its own; x − mean then costs one op
+    // to recompute, however long h's own chain was, and is not materialised as a kernel of its own.
+    const fn = ({ x, w }: Record<string, Tensor>) => {
+      const h = matmul(x!, w!).mul(2).add(1).mul(3).sub(2).mul(0.5).add(4).mul(1.5).sub(0.25)
+      const centred = h.sub(h.mean(1, true))
+      return { a: h.square(), b: centred.mul(centred.square().mean(1, true).add(1e-6).rsqrt()) }
+    }
+    expect(programOf(fn, { x: [16, 8], w: [8, 12] }).kernels.map((k) => k.ops)).toEqual([
+      ["matmul", "mul", "add", "mul", "sub", "mul", "add", "mul", "sub"],
+      ["sum", "div"],
+      ["sub", "square", "sum", "div", "add", "rsqrt"],
+      ["sub", "mul", "square"],
+    ])
+  })
+
   test("fuse: false gives one kernel per compute primitive", () => {
     const programs: [AnyFn, Record<string, number[]>][] = [
       [vpStep, vpSpecs],
