@@ -183,9 +183,7 @@ export const renderLaneMatmul = (program: Program, kernel: Kernel, t: TiledMatmu
   const stores = tileStores(
     kernel,
     t,
-    vecOut
-      ? rows.map((i) => ({ guard: `r0 + ${i} < ${param(l.rows)} && c0 < ${param(l.cols)}`, index: outIndex(`r0 + ${i}`, "c0"), acc: `acc${i}` }))
-      : rows.flatMap((i) => cols.map((j) => ({ guard: `r0 + ${i} < ${param(l.rows)} && c0 + ${j} < ${param(l.cols)}`, index: outIndex(`r0 + ${i}`, `c0 + ${j}`), acc: `acc${i}[${j}]` }))),
+    { rows: l.rowsPerThread, at: (i, j) => ({ guard: `r0 + ${i} < ${param(l.rows)} && c0 + ${j} < ${param(l.cols)}`, index: outIndex(`r0 + ${i}`, `c0 + ${j}`) }) },
     vecOut,
     "    ",
   )

@@ -144,9 +144,10 @@ const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g:
     ...tileStores(
       kernel,
       t,
-      vecOut
-        ? rows.map((i) => ({ guard: `first_row + ${i} < ${param(g.m)} && first_col < ${param(g.n)}`, index: `out_index(row${i}, first_col)`, acc: `acc${i}` }))
-        : rows.flatMap((i) => cols.map((j) => ({ guard: `first_row + ${i} < ${param(g.m)} && first_col + ${j} < ${param(g.n)}`, index: `out_index(row${i}, col${j})`, acc: `acc${i}[${j}]` }))),
+      {
+        rows: rowsPerThread,
+        at: (i, j) => ({ guard: `first_row + ${i} < ${param(g.m)} && first_col + ${j} < ${param(g.n)}`, index: `out_index(first_row + ${i}, first_col + ${j})` }),
+      },
       vecOut,
       "  ",
     ),

@@ -10,7 +10,11 @@
  *      read twice is always materialised: see assemble.ts);
  *   5. needed to keep a kernel within `maxStorageBuffersPerShaderStage`;
  *   6. a transposed right operand of tiled matmuls (x·Wᵀ) much smaller than their outputs: one small copy
- *      lets the template read it row-major (vec4 columns) instead of along k, the slower form.
+ *      lets the template read it row-major (vec4 columns) instead of along k, the slower form;
+ *   7. read twice, costing more than one op, and read by a tiled contraction's epilogue (see
+ *      `materialiseSharedEpilogueInputs`).
+ * A value that carries a fused loop and will be materialised by rule 2 or 4 costs its readers nothing:
+ * they recompute from its buffer.
  * Everything else is fused into its consumers. With `fuse: false` every compute primitive is its
  * own kernel (the baseline of the fusion benchmark); views stay views either way.
  */
@@ -104,8 +108,47 @@ export const schedule = (order: readonly Node[], outputs: readonly Node[], optio
     }
   }
 
+  materialiseSharedEpilogueInputs(order, materialised, withContraction, users, cost)
   limitBindings(order, materialised, options.maxStorageBuffers - 1)
   return materialised
+}
+
+/** The recompute cost above which a value read twice gets a buffer rather than join a contraction's epilogue. */
+const EPILOGUE_RECOMPUTE_BUDGET = 1
+
+/**
+ * A contraction's epilogue runs once per output element in the tiled template's second phase, where
+ * lavapipe runs arithmetic and scattered loads far slower than an elementwise kernel does: recomputing a
+ * group norm and a sigmoid there cost the UNet's backward convolutions 10–25% (bench/README.md). So a
+ * value that is read twice and costs more than one op is materialised instead of joining an epilogue.
+ */
+const materialiseSharedEpilogueInputs = (
+  order: readonly Node[],
+  materialised: Set<number>,
+  withContraction: ReadonlySet<number>,
+  users: (n: Node) => readonly Node[],
+  cost: ReadonlyMap<number, number>,
+): void => {
+  const carriesContraction = (n: Node) => contractionKinds.has(n.op.kind) || withContraction.has(n.id)
+  for (const root of order) {
+    if (!materialised.has(root.id) || isSource(root)) continue
+    // The kernel's contraction: down the chain of values carrying it.
+    let contraction: Node | undefined = root
+    while (contraction && !contractionKinds.has(contraction.op.kind)) contraction = contraction.inputs.find(carriesContraction)
+    if (!contraction || !isTiledContraction(contraction)) continue
+    const stack = [root]
+    const seen = new Set<number>()
+    while (stack.length > 0) {
+      const n = stack.pop()!
+      if (n === contraction) continue // its operands are the loaders', not the epilogue's
+      for (const i of n.inputs) {
+        if (seen.has(i.id) || materialised.has(i.id) || i.op.kind === "const") continue
+        seen.add(i.id)
+        if (!carriesContraction(i) && users(i).length >= 2 && (cost.get(i.id) ?? 0) > EPILOGUE_RECOMPUTE_BUDGET) materialised.add(i.id)
+        else stack.push(i)
+      }
+    }
+  }
 }
 
 const ownCost = (n: Node): number => (movementKinds.has(n.op.kind) ? 0 : n.op.kind === "random" ? 4 : 1)
@@ -115,11 +158,27 @@ const elements = (n: Node): number => n.shape.reduce((a, b) => a * b, 1)
 /** The copy must cost under 1/8 of the products it speeds up (read and written once, against m·n outputs). */
 const TRANSPOSE_COPY_RATIO = 8
 
-/** A matmul the tiled template computes (its sizes pass the tiling threshold). */
-const isTiledMatmul = (u: Node): boolean => {
-  const [x] = u.inputs as [Node, Node]
-  return u.op.kind === "matmul" && worthTilingProduct(elements(u) / (u.shape.at(-2)! * u.shape.at(-1)!), u.shape.at(-2)!, u.shape.at(-1)!, x.shape.at(-1)!)
+/** The implicit GEMM a contraction node is (batch count, m, n, k), as lower.ts lays convolutions out. */
+const gemmSides = (u: Node): readonly [number, number, number, number] | undefined => {
+  const [x, y] = u.inputs as [Node, Node]
+  const [a, b, c] = [u.shape, x.shape, y.shape] as [number[], number[], number[]]
+  switch (u.op.kind) {
+    case "matmul": return [elements(u) / (a.at(-2)! * a.at(-1)!), a.at(-2)!, a.at(-1)!, b.at(-1)!]
+    case "conv2d": return [1, c[0]!, a[0]! * a[2]! * a[3]!, b[1]! * c[2]! * c[3]!]
+    case "conv2dGradInput": return [1, a[1]!, a[0]! * a[2]! * a[3]!, b[1]! * c[2]! * c[3]!]
+    case "conv2dGradWeight": return [1, c[1]!, a[1]! * a[2]! * a[3]!, c[0]! * c[2]! * c[3]!]
+    default: return undefined
+  }
 }
+
+/** A contraction whose sizes pass the tiling threshold: the tiled template computes it. */
+const isTiledContraction = (u: Node): boolean => {
+  const sides = gemmSides(u)
+  return sides !== undefined && worthTilingProduct(...sides)
+}
+
+/** A matmul the tiled template computes. */
+const isTiledMatmul = (u: Node): boolean => u.op.kind === "matmul" && isTiledContraction(u)
 
 /** `n` swaps the last two axes and is read only as the right operand of tiled matmuls at least 8 times its size. */
 const isSmallTransposedRightOperand = (n: Node, users: readonly Node[]): boolean => {

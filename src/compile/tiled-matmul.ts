@@ -66,12 +66,14 @@ export const epilogueBindings = (s: Scalar, found = new Set<number>(), seen = ne
 export const vec4Aligned = (view: StridedView, rank: number, contiguousAxis: number, otherAxis: number, extent: number): boolean =>
   view.strides[contiguousAxis] === 1 && extent % 4 === 0 && view.offset % 4 === 0 && view.strides[otherAxis]! % 4 === 0 && view.strides.slice(0, rank).every((s) => s % 4 === 0)
 
-/** One store of a register tile: when it is in range, where its first element lands, what it stores. */
-export interface TileStore {
-  readonly guard: string
-  readonly index: string
-  /** An accumulator expression: a vec4 (`acc3`) for vec4 stores, else one component (`acc3[1]`). */
-  readonly acc: string
+/**
+ * Where a register tile lands: the guard and the output index of its element (row i, column j), both
+ * WGSL expressions of i and j, which are either literals or loop counters. `accumulator(i, j)` names the
+ * register holding that element (j is ignored for vec4 stores: `acc3`, else `acc3[1]`).
+ */
+export interface TileStores {
+  readonly rows: number
+  readonly at: (i: string, j: string) => { readonly guard: string; readonly index: string }
 }
 
 /**
@@ -79,14 +81,30 @@ export interface TileStore {
  * first and the epilogue then runs over what was stored (each invocation re-reads only its own
  * writes). On lavapipe, epilogue code sharing live ranges with the accumulators slowed the whole
  * kernel; in two phases an epilogue costs next to nothing (bench/README.md, "Decisions and the
- * measurements behind them").
+ * measurements behind them"). The second phase is a loop over the tile's rows and columns, so the
+ * epilogue is inlined once (four times for vec4 stores), not once per element: LLVM's compile time grows
+ * with the inlined code, and a backward epilogue recomputing a normalisation is long.
  */
-export const tileStores = (kernel: Kernel, t: TiledMatmul, stores: readonly TileStore[], vec: boolean, indent: string): string[] => {
+export const tileStores = (kernel: Kernel, t: TiledMatmul, tile: TileStores, vec: boolean, indent: string): string[] => {
   const at = vec ? `(${paramOffsetIndex("g", kernel.writeOffset)}) / 4` : paramOffsetIndex("g", kernel.writeOffset)
   const apply = (v: string) => (vec ? `vec4<f32>(${[0, 1, 2, 3].map((j) => `epilogue(g + ${j}, ${v}[${j}])`).join(", ")})` : `epilogue(g, ${v})`)
-  const line = (s: TileStore, body: string) => `${indent}if (${s.guard}) { let g = ${s.index}; ${body} }`
-  if (t.epilogue.op.k === "external" || kernel.outputType !== "f32") return stores.map((s) => line(s, `out[${at}] = ${apply(s.acc)};`))
-  return [...stores.map((s) => line(s, `out[${at}] = ${s.acc};`)), ...stores.map((s) => line(s, `let v = out[${at}]; out[${at}] = ${apply("v")};`))]
+  const line = (i: string, j: string, body: string) => {
+    const { guard, index } = tile.at(i, j)
+    return `if (${guard}) { let g = ${index}; ${body} }`
+  }
+  const rows = Array.from({ length: tile.rows }, (_, i) => String(i))
+  const cols = vec ? ["0"] : Array.from({ length: TILE_N }, (_, j) => String(j))
+  const register = (i: string, j: string) => (vec ? `acc${i}` : `acc${i}[${j}]`)
+  const raw = (body: (i: string, j: string) => string) => rows.flatMap((i) => cols.map((j) => `${indent}${line(i, j, body(i, j))}`))
+  if (t.epilogue.op.k === "external" || kernel.outputType !== "f32") return raw((i, j) => `out[${at}] = ${apply(register(i, j))};`)
+  return [
+    ...raw((i, j) => `out[${at}] = ${register(i, j)};`),
+    `${indent}for (var store_i: i32 = 0; store_i < ${tile.rows}; store_i++) {`,
+    vec
+      ? `${indent}  ${line("store_i", "0", `let v = out[${at}]; out[${at}] = ${apply("v")};`)}`
+      : `${indent}  for (var store_j: i32 = 0; store_j < ${TILE_N}; store_j++) { ${line("store_i", "store_j", `let v = out[${at}]; out[${at}] = ${apply("v")};`)} }`,
+    `${indent}}`,
+  ]
 }
 
 /** Shared declarations: bindings, uniforms, prelude, the epilogue function. */

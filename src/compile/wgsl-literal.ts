@@ -52,12 +52,11 @@ export const quotientLiteral = (fn: "idiv" | "mod", operand: string, divisor: nu
  * literal, it is `quotientLiteral`: a shift, a mask, or WGSL's own division, which compilers turn into a
  * multiply and a shift. Lifted, a position whose divisors are all powers of two shifts or masks by a
  * parameter; any other calls `sdf_idiv`/`sdf_imod` with the divisor and its f32 reciprocal, because a
- * plain division by a runtime value runs per lane on CPU adapters. `liftable: false` keeps the divisor
- * a literal whatever the form.
+ * plain division by a runtime value runs per lane on CPU adapters.
  */
-export const paramQuotient = (fn: "idiv" | "mod", operand: string, divisor: number, liftable = true): string => {
+export const paramQuotient = (fn: "idiv" | "mod", operand: string, divisor: number): string => {
   if (!/^\w+$/.test(operand)) throw new Error(`a quotient's operand must be a name, not ${operand}`)
-  return liftable ? `${MARK_OPEN}${fn}:${operand}:${divisor}${MARK_CLOSE}` : quotientLiteral(fn, operand, divisor)
+  return `${MARK_OPEN}${fn}:${operand}:${divisor}${MARK_CLOSE}`
 }
 
 /** The WGSL name of a kernel's parameter uniform (`array<vec4<i32>, N>`). */

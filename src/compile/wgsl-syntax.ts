@@ -34,24 +34,6 @@ const cast = (value: string, from: ScalarType, to: ScalarType): string => {
   return `${to}(${value})`
 }
 
-/**
- * Whether `s` is hot index arithmetic: it runs in a contraction's loaders (over row, col and k), at
- * every step of the k loop. Its divisions stay literals even where the kernel's form would lift them:
- * measured on lavapipe, shifting by a parameter there cost the UNet's convolutions more than the
- * compile time the merged forms saved, while lifting the rest (elementwise index arithmetic, reduction
- * loops, GEMM epilogues) cost nothing measurable (bench/README.md, "Forms and index division").
- */
-const hot = (s: Scalar): boolean => {
-  const known = hotMemo.get(s)
-  if (known !== undefined) return known
-  const result = (s.op.k === "external" && loaderIndices.has(s.op.name)) || s.args.some(hot)
-  hotMemo.set(s, result)
-  return result
-}
-const hotMemo = new WeakMap<Scalar, boolean>()
-/** The externals a contraction's element loaders are written over (see `GemmView` in lower.ts). */
-const loaderIndices = new Set(["row", "col", "k"])
-
 /** WGSL syntax for scalar DAGs (kernel bodies and template epilogues). */
 export const epilogueSyntax: Syntax = {
   expr: (s: Scalar, a: readonly string[]) => {
@@ -71,7 +53,7 @@ export const epilogueSyntax: Syntax = {
           const divisor = (s.args[1]!.op as { value: number }).value
           // A small non-negative dividend may be divided by a parameter (see paramQuotient); any other
           // stays a literal division: by a parameter, lavapipe would divide per lane (bench/README.md).
-          return op.smallDividend ? paramQuotient(op.fn, a[0]!, divisor, !hot(s)) : `(${a[0]} ${infix[op.fn]} ${literal(divisor, "i32")})`
+          return op.smallDividend ? paramQuotient(op.fn, a[0]!, divisor) : `(${a[0]} ${infix[op.fn]} ${literal(divisor, "i32")})`
         }
         return `(${a[0]} ${infix[op.fn]} ${a[1]})`
       case "select": return `select(${a[2]}, ${a[1]}, ${a[0]})`

@@ -78,6 +78,19 @@ describe("kernel counts", () => {
     ])
   })
 
+  test("a value read twice is materialised rather than recomputed in a tiled contraction's epilogue, and recomputed in a plain loop's", () => {
+    const fn = ({ x, w, y }: Record<string, Tensor>) => {
+      const s = y!.mul(2).add(1).exp()
+      return { a: matmul(x!, w!).mul(s), b: s.sin() }
+    }
+    // 64×64×64 passes the tiling threshold: s (and b, its sibling) get a kernel, the epilogue reads s.
+    const tiled = programOf(fn, { x: [64, 64], w: [64, 64], y: [64, 64] })
+    expect(tiled.kernels.map((k) => [k.ops, k.tiled !== undefined])).toEqual([[["mul", "add", "exp", "sin"], false], [["matmul", "mul"], true]])
+    // 8×64×64 does not: the loop kernel recomputes s.
+    const loop = programOf(fn, { x: [8, 64], w: [64, 64], y: [8, 64] })
+    expect(loop.kernels.map((k) => [k.ops, k.tiled !== undefined])).toEqual([[["mul", "add", "exp", "sin"], false], [["mul", "add", "exp", "matmul", "mul"], false]])
+  })
+
   test("fuse: false gives one kernel per compute primitive", () => {
     const programs: [AnyFn, Record<string, number[]>][] = [
       [vpStep, vpSpecs],

@@ -83,9 +83,9 @@ describe("liftConstants", () => {
     const [dividing] = liftConstants([text(48, 9)], forms)
     expect(dividing!.wgsl).toContain("sdf_idiv(v1")
     expect(liftConstants([text(4096, 9)], forms)[0]!.wgsl).toBe(shifting!.wgsl)
-    // Hot index arithmetic keeps its divisor whatever the form.
-    expect(paramQuotient("idiv", "k", 32, false)).toBe("(k >> 5u)")
-    expect(paramQuotient("mod", "k", 9, false)).toBe("(k % 9)")
+    // Kept a literal, a power of two is a shift or a mask; any other divisor WGSL's own division.
+    expect(liftConstants([paramQuotient("idiv", "k", 32)])[0]!.wgsl).toBe("(k >> 5u)")
+    expect(liftConstants([paramQuotient("mod", "k", 9)])[0]!.wgsl).toBe("(k % 9)")
     expect(() => paramQuotient("idiv", "(a + b)", 3)).toThrow("must be a name")
   })
 
@@ -158,5 +158,24 @@ describe("elementwise kernels that differ in divisors share a pipeline", () => {
     expect(lifted[0]!.wgsl).toBe(lifted[1]!.wgsl)
     expect(lifted[0]!.wgsl).toContain(call)
     await expectBackendsAgree(gpu(), biasSilu, shapes, inputsFor(shapes, 11), { label: "divisors as parameters" })
+  })
+})
+
+/** One 3×3 convolution + bias at two resolutions and channel counts: sizes big enough for the tiled template. */
+const twoConvolutions = (i: Record<string, Tensor>) => ({
+  a: conv2d(i.x!, i.w1!, { padding: 1 }).add(i.b!.reshape([1, 16, 1, 1])),
+  c: conv2d(i.y!, i.w2!, { padding: 1 }).add(i.b!.reshape([1, 16, 1, 1])),
+})
+
+describe("convolutions that differ in size share a tiled pipeline", () => {
+  test("8×8 with 8 channels and 16×16 with 16: one text, the loaders' divisors read as parameters, equal to the oracle", async () => {
+    const shapes = { x: [4, 8, 8, 8], w1: [16, 8, 3, 3], y: [2, 16, 16, 16], w2: [16, 16, 3, 3], b: [16] }
+    const program = programOf(twoConvolutions, shapes)
+    expect(program.kernels.map((k) => k.tiled !== undefined)).toEqual([true, true])
+    const lifted = renderProgramWgsl(program)
+    expect(lifted[0]!.wgsl).toBe(lifted[1]!.wgsl)
+    expect(lifted[0]!.wgsl).toMatch(/fn load_b[^}]*>> u32\(sdf_p/)
+    expect([...lifted[0]!.params!]).not.toEqual([...lifted[1]!.params!])
+    await expectBackendsAgree(gpu(), twoConvolutions, shapes, inputsFor(shapes, 21), { tolerance: reduction, label: "convolutions of one form" })
   })
 })
