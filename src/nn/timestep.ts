@@ -1,18 +1,13 @@
 /** Sinusoidal timestep features (Vaswani et al. 2017, as DDPM uses them) and the MLP that embeds them. */
-import { concat, constant, type Tensor } from "../ir/tensor.ts"
+import { concat, tensorData, type Tensor } from "../ir/tensor.ts"
 import { programError } from "../ir/errors.ts"
 import { dense } from "./dense.ts"
 import { mergeParams, qualify, type Layer } from "./module.ts"
 
-/**
- * [0, 1, …, n−1] as a graph constant. The IR has no iota primitive, so the vector is built by doubling
- * (a ↦ [a, a + len]), which takes ⌈log₂ n⌉ two-way concats instead of an n-way one.
- */
+/** [0, 1, …, n−1] as a table baked into the program: no kernel computes it. */
 export const arange = (n: number): Tensor => {
   if (!Number.isInteger(n) || n < 1) throw programError("arange", `length must be a positive integer, got ${n}`)
-  let values = constant(0).reshape([1])
-  while (values.shape[0]! < n) values = concat([values, values.add(values.shape[0]!)], 0)
-  return values.slice([0], [n])
+  return tensorData(Array.from({ length: n }, (_, i) => i))
 }
 
 /**
