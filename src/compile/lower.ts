@@ -142,7 +142,8 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
       case "expand":
         return emit(x!, idx.map((i, k) => (x!.shape[k] === 1 ? b.int(0) : i)))
       case "slice":
-        return emit(x!, idx.map((i, k) => b.add(b.int(op.starts[k]!), b.mul(i, b.int(op.steps[k]!)))))
+        // A start on a cut axis stays an addition even at 0, so a slice's form does not depend on where it starts.
+        return emit(x!, idx.map((i, k) => (node.shape[k] === x!.shape[k] ? b.add(b.int(op.starts[k]!), b.mul(i, b.int(op.steps[k]!))) : b.offset(op.starts[k]!, b.mul(i, b.int(op.steps[k]!))))))
       case "flip":
         return emit(x!, idx.map((i, k) => (op.axes.includes(k) ? b.sub(b.int(node.shape[k]! - 1), i) : i)))
       case "pad": {

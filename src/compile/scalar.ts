@@ -138,6 +138,10 @@ export class ScalarBuilder {
     if (isConst(a) && isConst(b)) return this.int(constValue(a) + constValue(b))
     return this.binary("add", a, b, "i32")
   }
+  /** `start + a` kept as an addition even when `start` is 0: a slice's start is a size like any other. */
+  offset(start: number, a: Scalar): Scalar {
+    return isConst(a) ? this.int(start + constValue(a)) : this.binary("add", this.int(start), a, "i32")
+  }
   sub(a: Scalar, b: Scalar): Scalar {
     if (isConst(b, 0)) return a
     if (isConst(a) && isConst(b)) return this.int(constValue(a) - constValue(b))

@@ -179,3 +179,15 @@ describe("convolutions that differ in size share a tiled pipeline", () => {
     await expectBackendsAgree(gpu(), twoConvolutions, shapes, inputsFor(shapes, 21), { tolerance: reduction, label: "convolutions of one form" })
   })
 })
+
+describe("a slice's start is a size like any other", () => {
+  test("slices starting at row 0 and at row 3 share one form, and equal the oracle", async () => {
+    const fn = ({ x, y }: Record<string, Tensor>) => ({ a: x!.slice([0, 0], [4, 6]).exp().sum(1), b: y!.slice([3, 0], [8, 6]).exp().sum(1) })
+    const shapes = { x: [8, 6], y: [10, 6] }
+    const program = programOf(fn, shapes)
+    expect(program.kernels.length).toBe(2)
+    const lifted = renderProgramWgsl(program)
+    expect(lifted[0]!.wgsl).toBe(lifted[1]!.wgsl)
+    await expectBackendsAgree(gpu(), fn, shapes, inputsFor(shapes, 31), { tolerance: reduction, label: "slices of one form" })
+  })
+})
