@@ -20,7 +20,7 @@ import { wgslOptionsFor } from "./adapter-policy.ts"
 const tuned = new Map<string, Promise<TileShape>>()
 
 /** Bump when the templates or the candidates change: choices measured for other code are not reused. */
-const cacheVersion = 9
+const cacheVersion = 10
 const rowChoices = [4, 8, 16]
 
 interface TilesCache {
@@ -83,11 +83,15 @@ export const tunedTiles = (gpu: GpuHandle): Promise<TileShape> => {
 /**
  * How many runs a form's compile time is spread over when choosing it. A form is a cost twice: once
  * when the driver compiles it (seconds per tiled kernel on lavapipe, milliseconds on a GPU) and at
- * every run. A CPU training run of the `cpu` preset runs each of its kernels a few hundred times, so
+ * every run. A CPU training run of the `cpu` preset takes `RUN_STEPS` steps, and each tiled form of its
+ * UNet step serves `DISPATCHES_PER_FORM` dispatches per step (layers of one form share its pipeline), so
  * a form that is faster per run but slower to compile must save its extra compile time within that
  * many runs. On a GPU compile times are small and the fastest form wins, as before.
  */
-export const amortizedRuns = 300
+const RUN_STEPS = 300
+/** Tiled dispatches per tiled pipeline of the `cpu` preset's training step (144 over 26; `bench/compile.ts`). */
+const DISPATCHES_PER_FORM = 5
+export const amortizedRuns = RUN_STEPS * DISPATCHES_PER_FORM
 
 /**
  * Dawn rounds timestamps to multiples of 2¹⁶ ns (a timing-attack mitigation this binding cannot turn
