@@ -67,9 +67,9 @@ export const vec4Aligned = (view: StridedView, rank: number, contiguousAxis: num
   view.strides[contiguousAxis] === 1 && extent % 4 === 0 && view.offset % 4 === 0 && view.strides[otherAxis]! % 4 === 0 && view.strides.slice(0, rank).every((s) => s % 4 === 0)
 
 /**
- * Where a register tile lands: the guard and the output index of its element (row i, column j), both
- * WGSL expressions of i and j, which are either literals or loop counters. `accumulator(i, j)` names the
- * register holding that element (j is ignored for vec4 stores: `acc3`, else `acc3[1]`).
+ * Where a register tile lands: the guard and the output index of its element (row i, column j), as
+ * WGSL expressions of i and j, which are literals or loop counters (j is 0 for vec4 stores). The
+ * element's register is `acc<i>` (a vec4 store) or `acc<i>[j]`.
  */
 export interface TileStores {
   readonly rows: number

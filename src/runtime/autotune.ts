@@ -89,7 +89,7 @@ export const tunedTiles = (gpu: GpuHandle): Promise<TileShape> => {
  * many runs. On a GPU compile times are small and the fastest form wins, as before.
  */
 const RUN_STEPS = 300
-/** Tiled dispatches per tiled pipeline of the `cpu` preset's training step (144 over 26; `bench/compile.ts`). */
+/** Tiled dispatches per tiled pipeline of the `cpu` preset's training step, rounded down (bench/README.md, "The autotune's amortisation"). */
 const DISPATCHES_PER_FORM = 5
 export const amortizedRuns = RUN_STEPS * DISPATCHES_PER_FORM
 
