@@ -120,8 +120,7 @@ const EPILOGUE_RECOMPUTE_BUDGET = 1
  * A contraction's epilogue runs once per output element in the tiled template's second phase, where
  * lavapipe runs arithmetic and scattered loads far slower than an elementwise kernel does: recomputing a
  * group norm and a sigmoid there slowed the UNet's backward convolutions (bench/README.md, "Generic tiled
- * forms"). So a
- * value that is read twice and costs more than one op is materialised instead of joining an epilogue.
+ * forms"). So a value that is read twice and costs more than one op is materialised instead.
  */
 const materialiseSharedEpilogueInputs = (
   order: readonly Node[],
