@@ -13,7 +13,7 @@ import { planMemory, type Slot } from "./memory.ts"
 import { groupSiblings } from "./siblings.ts"
 import { assembleConcats } from "./assemble.ts"
 import { stridedView, type StridedView } from "./strided.ts"
-import { worthTilingProduct } from "./tiling-threshold.ts"
+import { worthTilingNode } from "./tiling-threshold.ts"
 
 export { tilingThreshold } from "./tiling-threshold.ts"
 
@@ -178,12 +178,6 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
   }
 }
 
-const worthTiling = (matmul: Contraction): boolean => {
-  const [x] = matmul.node.inputs as [Node, Node]
-  const [m, n, k] = matmul.gemm ? [matmul.gemm.m, matmul.gemm.n, matmul.gemm.k] : [matmul.node.shape.at(-2)!, matmul.node.shape.at(-1)!, x.shape.at(-1)!]
-  const batch = matmul.gemm ? 1 : matmul.node.shape.slice(0, -2).reduce((a, b) => a * b, 1)
-  return worthTilingProduct(batch, m, n, k)
-}
 
 /**
  * The tiled-template plan for a kernel whose one contraction is at top level: a matmul with strided
@@ -198,7 +192,7 @@ const tiledPlan = (
   tiling: "auto" | "always",
 ): TiledMatmul | undefined => {
   if (matmul.value.loops.size > 0) return undefined
-  if (tiling === "auto" && !worthTiling(matmul)) return undefined
+  if (tiling === "auto" && !worthTilingNode(matmul.node)) return undefined
   const epilogue = builder.substitute(value, matmul.value, builder.external("acc", "f32"))
   if (matmul.gemm) return { batchShape: [], m: matmul.gemm.m, n: matmul.gemm.n, k: matmul.gemm.k, gemm: matmul.gemm, epilogue }
   const [x, y] = matmul.node.inputs as [Node, Node]

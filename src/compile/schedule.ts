@@ -20,7 +20,7 @@
  */
 import { contractionKinds, movementKinds, type Node } from "../ir/node.ts"
 import { isLoop, kernelReads } from "./kernel-reads.ts"
-import { worthTilingProduct } from "./tiling-threshold.ts"
+import { worthTilingNode } from "./tiling-threshold.ts"
 
 export interface ScheduleOptions {
   readonly fuse: boolean
@@ -135,7 +135,7 @@ const materialiseSharedEpilogueInputs = (
     // The kernel's contraction: down the chain of values carrying it.
     let contraction: Node | undefined = root
     while (contraction && !contractionKinds.has(contraction.op.kind)) contraction = contraction.inputs.find(carriesContraction)
-    if (!contraction || !isTiledContraction(contraction)) continue
+    if (!contraction || !worthTilingNode(contraction)) continue
     const stack = [root]
     const seen = new Set<number>()
     while (stack.length > 0) {
@@ -158,27 +158,8 @@ const elements = (n: Node): number => n.shape.reduce((a, b) => a * b, 1)
 /** The copy must cost under 1/8 of the products it speeds up (read and written once, against m·n outputs). */
 const TRANSPOSE_COPY_RATIO = 8
 
-/** The implicit GEMM a contraction node is (batch count, m, n, k), as lower.ts lays convolutions out. */
-const gemmSides = (u: Node): readonly [number, number, number, number] | undefined => {
-  const [x, y] = u.inputs as [Node, Node]
-  const [a, b, c] = [u.shape, x.shape, y.shape] as [number[], number[], number[]]
-  switch (u.op.kind) {
-    case "matmul": return [elements(u) / (a.at(-2)! * a.at(-1)!), a.at(-2)!, a.at(-1)!, b.at(-1)!]
-    case "conv2d": return [1, c[0]!, a[0]! * a[2]! * a[3]!, b[1]! * c[2]! * c[3]!]
-    case "conv2dGradInput": return [1, a[1]!, a[0]! * a[2]! * a[3]!, b[1]! * c[2]! * c[3]!]
-    case "conv2dGradWeight": return [1, c[1]!, a[1]! * a[2]! * a[3]!, c[0]! * c[2]! * c[3]!]
-    default: return undefined
-  }
-}
-
-/** A contraction whose sizes pass the tiling threshold: the tiled template computes it. */
-const isTiledContraction = (u: Node): boolean => {
-  const sides = gemmSides(u)
-  return sides !== undefined && worthTilingProduct(...sides)
-}
-
 /** A matmul the tiled template computes. */
-const isTiledMatmul = (u: Node): boolean => u.op.kind === "matmul" && isTiledContraction(u)
+const isTiledMatmul = (u: Node): boolean => u.op.kind === "matmul" && worthTilingNode(u)
 
 /** `n` swaps the last two axes and is read only as the right operand of tiled matmuls at least 8 times its size. */
 const isSmallTransposedRightOperand = (n: Node, users: readonly Node[]): boolean => {
