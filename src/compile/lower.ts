@@ -55,6 +55,13 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
     return value
   }
 
+  /**
+   * Sizes of index arithmetic are named by shape and axis, so two that are equal only by value (a group
+   * norm's group and channel strides when there is one channel per group) are not merged: kernels of
+   * one form then share their index expressions the same way whatever their sizes.
+   */
+  const role = (shape: Shape, axis: number, what: string) => `${shape.join("x")}@${axis}:${what}`
+
   // Flat indices already known for a multi-index (from delinearising), so linearising it back is free.
   const knownFlat = new Map<string, Scalar>()
   const flatKey = (idx: readonly Scalar[], shape: Shape) => `${shape.join("x")}:${idx.map((s) => s.id).join(",")}`
@@ -64,19 +71,23 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
     // Trailing axes that came from one flat index (a reduction over the last axes, say) are that index.
     for (let k = 1; k < idx.length; k++) {
       const trailing = knownFlat.get(flatKey(idx.slice(k), shape.slice(k)))
-      if (trailing) return b.add(b.mul(linearize(idx.slice(0, k), shape.slice(0, k)), b.int(sizeOf(shape.slice(k)))), trailing)
+      if (trailing) return b.add(b.mul(linearize(idx.slice(0, k), shape.slice(0, k)), b.size(sizeOf(shape.slice(k)), role(shape, k, "trailing"))), trailing)
     }
     const strides = stridesOf(shape)
-    return idx.reduce((acc, i, k) => b.add(acc, b.mul(i, b.int(shape[k] === 1 ? 0 : strides[k]!))), b.int(0))
+    return idx.reduce((acc, i, k) => b.add(acc, b.mul(i, shape[k] === 1 ? b.int(0) : b.size(strides[k]!, role(shape, k, "stride")))), b.int(0))
   }
   const delinearize = (flat: Scalar, shape: Shape): Scalar[] => {
     const strides = stridesOf(shape)
     // The leading axis needs no modulo: the flat index is in range.
     const size = sizeOf(shape)
-    const idx = shape.map((d, k) => (d === 1 ? b.int(0) : k === 0 ? b.idiv(flat, strides[k]!, size) : b.mod(b.idiv(flat, strides[k]!, size), d, size)))
+    const idx = shape.map((d, k) => {
+      if (d === 1) return b.int(0)
+      const quotient = b.idiv(flat, strides[k]!, size, role(shape, k, "stride"))
+      return k === 0 ? quotient : b.mod(quotient, d, size, role(shape, k, "size"))
+    })
     knownFlat.set(flatKey(idx, shape), flat)
     // Each run of trailing axes is the flat index modulo its size (used by `linearize`).
-    for (let k = 1; k < shape.length; k++) knownFlat.set(flatKey(idx.slice(k), shape.slice(k)), b.mod(flat, sizeOf(shape.slice(k)), size))
+    for (let k = 1; k < shape.length; k++) knownFlat.set(flatKey(idx.slice(k), shape.slice(k)), b.mod(flat, sizeOf(shape.slice(k)), size, role(shape, k, "trailing")))
     return idx
   }
   /** `lo ≤ i < hi` for an i32 index. */

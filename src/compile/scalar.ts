@@ -17,7 +17,11 @@ export type IndexOp = "idiv" | "mod"
 export const SMALL_DIVIDEND = 2 ** 22
 
 export type ScalarOp =
-  | { readonly k: "const"; readonly value: number }
+  /**
+   * `role`, when set, names what a size is (an axis of a shape, say): two sizes equal only by value stay
+   * two nodes, so whether they are shared does not depend on the sizes (see lift-constants.ts).
+   */
+  | { readonly k: "const"; readonly value: number; readonly role?: string }
   | { readonly k: "uniform"; readonly slot: number }
   | { readonly k: "gid" }
   | { readonly k: "external"; readonly name: string }
@@ -70,6 +74,10 @@ export class ScalarBuilder {
   }
   int(value: number): Scalar {
     return this.const(value, "i32")
+  }
+  /** An i32 size named by its role: hash-consed with sizes of the same role only. */
+  size(value: number, role: string): Scalar {
+    return this.make({ k: "const", value: Math.trunc(value), role }, [], "i32")
   }
   uniform(slot: number, type: ScalarType): Scalar {
     return this.make({ k: "uniform", slot }, [], type)
@@ -155,20 +163,21 @@ export class ScalarBuilder {
     return this.binary("mul", a, b, "i32")
   }
   /** `a / b`; `dividendBound`, when known, is an exclusive upper bound on a non-negative `a`. */
-  idiv(a: Scalar, b: number, dividendBound?: number): Scalar {
+  idiv(a: Scalar, b: number, dividendBound?: number, role?: string): Scalar {
     if (b === 1) return a
     if (isConst(a)) return this.int(Math.trunc(constValue(a) / b))
-    return this.indexOp("idiv", a, b, dividendBound)
+    return this.indexOp("idiv", a, b, dividendBound, role)
   }
   /** `a % b`; `dividendBound` as for `idiv`. */
-  mod(a: Scalar, b: number, dividendBound?: number): Scalar {
+  mod(a: Scalar, b: number, dividendBound?: number, role?: string): Scalar {
     if (b === 1) return this.int(0)
     if (isConst(a)) return this.int(constValue(a) % b)
-    return this.indexOp("mod", a, b, dividendBound)
+    return this.indexOp("mod", a, b, dividendBound, role)
   }
-  private indexOp(fn: IndexOp, a: Scalar, b: number, dividendBound: number | undefined): Scalar {
+  private indexOp(fn: IndexOp, a: Scalar, b: number, dividendBound: number | undefined, role: string | undefined): Scalar {
     const small = dividendBound !== undefined && dividendBound <= SMALL_DIVIDEND
-    return this.make(small ? { k: "binary", fn, smallDividend: true } : { k: "binary", fn }, [a, this.int(b)], "i32")
+    const divisor = role === undefined ? this.int(b) : this.size(b, role)
+    return this.make(small ? { k: "binary", fn, smallDividend: true } : { k: "binary", fn }, [a, divisor], "i32")
   }
   less(a: Scalar, b: Scalar): Scalar {
     if (isConst(a) && isConst(b)) return this.const(Number(constValue(a) < constValue(b)), "bool")

@@ -191,3 +191,22 @@ describe("a slice's start is a size like any other", () => {
     await expectBackendsAgree(gpu(), fn, shapes, inputsFor(shapes, 31), { tolerance: reduction, label: "slices of one form" })
   })
 })
+
+// A group norm's centring, scaled per channel: with one channel per group, the group and channel
+// indices are equal by value, and must not be merged for that.
+const centred = (x: Tensor, gamma: Tensor, groups: number) => {
+  const grouped = x.reshape([x.shape[0]!, groups, -1])
+  return grouped.sub(grouped.mean(2, true)).reshape(x.shape).mul(gamma.reshape([1, x.shape[1]!, 1, 1]))
+}
+const twoNorms = ({ x, gx, y, gy }: Record<string, Tensor>) => ({ a: centred(x!, gx!, 4), b: centred(y!, gy!, 4) })
+
+describe("sizes equal only by value are not merged", () => {
+  test("a group norm with one channel per group and one with two share their forms, and equal the oracle", async () => {
+    const shapes = { x: [2, 4, 4, 4], gx: [4], y: [2, 8, 4, 4], gy: [8] }
+    const program = programOf(twoNorms, shapes)
+    const lifted = renderProgramWgsl(program)
+    expect(lifted.length).toBe(4)
+    expect(new Set(lifted.map((k) => k.wgsl)).size).toBe(2)
+    await expectBackendsAgree(gpu(), twoNorms, shapes, inputsFor(shapes, 37), { tolerance: reduction, label: "group norms of one form" })
+  })
+})
