@@ -8,7 +8,6 @@ import type { Kernel, Program, TiledMatmul } from "./program.ts"
 import type { GemmView } from "./lower.ts"
 import type { Scalar } from "./scalar.ts"
 import { renderBody } from "./render.ts"
-import { lanesFor } from "./lane-matmul.ts"
 import { renderKLoop, subgroupParams, withSubgroups } from "./subgroup-k-loop.ts"
 import { header, TILE_N, tileStores, type TileShape } from "./tiled-matmul.ts"
 import { epilogueSyntax } from "./wgsl-syntax.ts"
@@ -21,11 +20,17 @@ const TILE_K = 16
 /** Workgroup shape of the workgroup-memory form. */
 const WG_X = 16
 const WG_Y = 8
+/**
+ * Lanes of a register-form workgroup, whatever the GEMM's width: one workgroup size means every
+ * convolution of an epilogue shares a pipeline, and weight gradients (long k, a few hundred columns) ran
+ * faster with 16 lanes than with lanes matched to the width (bench/README.md).
+ */
+const GEMM_LANES = 16
 
 /** Workgroups of a loader-form kernel: x over column groups, y over row blocks. */
 export const loaderGrid = (t: TiledMatmul, g: GemmView, tiles: TileShape): [number, number, number] => {
   if (tiles.workgroupMemory && g.k >= SHARED_MIN_K) return [Math.ceil(t.n / (TILE_N * WG_X)), Math.ceil(t.m / (tiles.gemmRows * WG_Y)), 1]
-  return [Math.ceil(t.n / (TILE_N * lanesFor(t.n))), Math.ceil(t.m / tiles.gemmRows), 1]
+  return [Math.ceil(t.n / (TILE_N * GEMM_LANES)), Math.ceil(t.m / tiles.gemmRows), 1]
 }
 
 /** The loader form's WGSL: staged in workgroup memory where `tiles` asks for it and K is large enough, else registers only. */
@@ -110,7 +115,7 @@ const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g:
   const rowsPerThread = tiles.gemmRows
   const rows = Array.from({ length: rowsPerThread }, (_, i) => i)
   const cols = Array.from({ length: TILE_N }, (_, j) => j)
-  const lanes = lanesFor(g.n)
+  const lanes = GEMM_LANES
   // Four adjacent output columns stored as one vec4 where the layout allows (see lane-matmul.ts for why it pays).
   const vecOut = g.vecColumns && kernel.outputType === "f32" && kernel.writeOffset % TILE_N === 0
   const chunk = tiles.subgroupChunk ?? 0

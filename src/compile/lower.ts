@@ -44,8 +44,14 @@ export interface Contraction {
 /**
  * Lowers the roots of one kernel (several for a sibling group, all of one size) given how each other
  * materialised node is read. A root read by another root is used in-register, not re-loaded.
+ * `isRead` says, without allotting a binding as `sourceOf` does, whether a node comes from outside.
  */
-export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: (node: Node) => Source | undefined): LoweredKernel => {
+export const lowerKernel = (
+  b: ScalarBuilder,
+  roots: readonly Node[],
+  sourceOf: (node: Node) => Source | undefined,
+  isRead: (node: Node) => boolean = () => false,
+): LoweredKernel => {
   const rootIds = new Set(roots.map((r) => r.id))
   const memo = new Map<string, Scalar>()
   const fused = new Map<number, Node>()
@@ -130,8 +136,12 @@ export const lowerKernel = (b: ScalarBuilder, roots: readonly Node[], sourceOf: 
         return emit(x!, [emit(y!, idx)])
       case "unary":
         return b.unary(op.fn, emit(x!, idx), node.dtype)
-      case "binary":
-        return b.binary(op.fn, emit(x!, idx), emit(y!, idx), node.dtype)
+      case "binary": {
+        // a + b and a·b with a read operand first, whichever side the graph put it on: a residual added
+        // before or after a bias then gives one text (and kernels share a form).
+        const [p, q] = (op.fn === "add" || op.fn === "mul") && !isRead(x!) && isRead(y!) ? [y!, x!] : [x!, y!]
+        return b.binary(op.fn, emit(p, idx), emit(q, idx), node.dtype)
+      }
       case "where":
         return b.select(emit(x!, idx), emit(y!, idx), emit(node.inputs[2]!, idx))
       case "cast":

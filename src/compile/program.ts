@@ -140,7 +140,8 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
       }
       return { kind: "binding", binding }
     }
-    const { values, fused, contractions } = lowerKernel(builder, members, sourceOf)
+    const isRead = (n: Node) => uniformOf.has(n.id) || (materialised.has(n.id) && !memberIds.has(n.id))
+    const { values, fused, contractions } = lowerKernel(builder, members, sourceOf, isRead)
     const value = values[0]!
     const tiled = contractions.length === 1 && members.length === 1 ? tiledPlan(builder, value, contractions[0]!, (n) => materialised.has(n.id) && !uniformOf.has(n.id), sourceOf, options.tiling ?? "auto") : undefined
     const ops = fused.filter((n) => !["const", "reshape", "expand", "detach"].includes(n.op.kind)).sort((a, b) => a.id - b.id).map((n) => opName(n.op))

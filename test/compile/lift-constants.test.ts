@@ -178,6 +178,14 @@ describe("convolutions that differ in size share a tiled pipeline", () => {
     expect([...lifted[0]!.params!]).not.toEqual([...lifted[1]!.params!])
     await expectBackendsAgree(gpu(), twoConvolutions, shapes, inputsFor(shapes, 21), { tolerance: reduction, label: "convolutions of one form" })
   })
+  test("a narrow GEMM (128 columns) and a wide one (512) share a workgroup size, so one text", async () => {
+    const shapes = { x: [2, 32, 8, 8], w1: [16, 32, 3, 3], y: [2, 16, 16, 16], w2: [16, 16, 3, 3], b: [16] }
+    const program = programOf(twoConvolutions, shapes)
+    expect(program.kernels.map((k) => k.tiled?.n).sort()).toEqual([128, 512])
+    const lifted = renderProgramWgsl(program)
+    expect(lifted[0]!.wgsl).toBe(lifted[1]!.wgsl)
+    await expectBackendsAgree(gpu(), twoConvolutions, shapes, inputsFor(shapes, 22), { tolerance: reduction, label: "narrow and wide convolutions" })
+  })
 })
 
 describe("a slice's start is a size like any other", () => {
@@ -208,5 +216,16 @@ describe("sizes equal only by value are not merged", () => {
     expect(lifted.length).toBe(4)
     expect(new Set(lifted.map((k) => k.wgsl)).size).toBe(2)
     await expectBackendsAgree(gpu(), twoNorms, shapes, inputsFor(shapes, 37), { tolerance: reduction, label: "group norms of one form" })
+  })
+})
+
+describe("an addition's operands in one order", () => {
+  test("exp(x) + y and z + exp(w) read their buffers in one order: one form, equal to the oracle", async () => {
+    const fn = ({ x, y, z, w }: Record<string, Tensor>) => ({ a: x!.exp().add(y!), b: z!.add(w!.exp()) })
+    const shapes = { x: [8, 6], y: [8, 6], z: [10, 6], w: [10, 6] }
+    const lifted = renderProgramWgsl(programOf(fn, shapes))
+    expect(lifted.length).toBe(2)
+    expect(lifted[0]!.wgsl).toBe(lifted[1]!.wgsl)
+    await expectBackendsAgree(gpu(), fn, shapes, inputsFor(shapes, 41), { label: "additions of one form" })
   })
 })
