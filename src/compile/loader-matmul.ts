@@ -11,6 +11,7 @@ import { renderBody } from "./render.ts"
 import { renderKLoop, subgroupParams, withSubgroups } from "./subgroup-k-loop.ts"
 import { header, TILE_N, tileStores, type TileShape } from "./tiled-matmul.ts"
 import { epilogueSyntax } from "./wgsl-syntax.ts"
+import { hoistedLoader } from "./hoisted-loader.ts"
 import { param, paramOffsetIndex } from "./wgsl-literal.ts"
 
 /** K from which the workgroup-memory form pays for its barriers. */
@@ -119,13 +120,14 @@ const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g:
   // Four adjacent output columns stored as one vec4 where the layout allows (see lane-matmul.ts for why it pays).
   const vecOut = g.vecColumns && kernel.outputType === "f32" && kernel.writeOffset % TILE_N === 0
   const chunk = tiles.subgroupChunk ?? 0
+  const [loadA, loadB] = [hoistedLoader("load_a", ["row", "k"], g.a, "f32"), hoistedLoader("load_b", ["k", "col"], g.b, "f32")]
   return [
     ...withSubgroups(
       chunk,
       header(program, kernel, t, `implicit GEMM, ${rowsPerThread}×${TILE_N} per thread, ${lanes} lanes on shared rows${vecOut ? ", vec4 stores" : ""}${chunk >= 2 ? `, rows spread over subgroups of ${chunk}` : ""}`, undefined, vecOut ? "vec4<f32>" : undefined),
     ),
-    ...loaderFunction("load_a", ["row", "k"], g.a, "f32"),
-    ...loaderFunction("load_b", ["k", "col"], g.b, "f32"),
+    ...loadA.functions,
+    ...loadB.functions,
     ...loaderFunction("out_index", ["row", "col"], g.out, "i32"),
     ``,
     // As in lane-matmul.ts: the lanes of a workgroup share their rows, so load_a (the weights) reads the
@@ -137,13 +139,16 @@ const renderRegisterGemm = (program: Program, kernel: Kernel, t: TiledMatmul, g:
     `  // Edge tiles clamp their row/column (loads stay in bounds; the extra results are not stored).`,
     ...rows.map((i) => `  let row${i} = min(first_row + ${i}, ${param(g.m - 1)});`),
     ...cols.map((j) => `  let col${j} = min(first_col + ${j}, ${param(g.n - 1)});`),
+    ...rows.flatMap((i) => loadA.prepare(`row${i}`).map((line) => `  ${line}`)),
+    ...cols.flatMap((j) => loadB.prepare(`col${j}`).map((line) => `  ${line}`)),
     ...rows.map((i) => `  var acc${i} = vec${TILE_N}<f32>(0.0);`),
     ...renderKLoop({
       count: g.k,
       rows: rowsPerThread,
       chunk,
-      rowOperand: (i, k) => `load_a(row${i}, ${k})`,
-      body: (k, row) => [`let b = vec${TILE_N}<f32>(${cols.map((j) => `load_b(${k}, col${j})`).join(", ")});`, ...rows.map((i) => `acc${i} = fma(vec${TILE_N}<f32>(${row(i)}), b, acc${i});`)],
+      rowOperand: (i, k) => loadA.call(k, `row${i}`, loadA.kValues.map((f) => `${f}(${k})`)),
+      kValues: loadB.kValues,
+      body: (k, row, kValues) => [`let b = vec${TILE_N}<f32>(${cols.map((j) => loadB.call(k, `col${j}`, kValues)).join(", ")});`, ...rows.map((i) => `acc${i} = fma(vec${TILE_N}<f32>(${row(i)}), b, acc${i});`)],
       indent: "  ",
     }),
     ...tileStores(

@@ -237,6 +237,15 @@ export const lowerKernel = (
     }
   }
 
+  /** A flat index over (channel, window row, window column), split by the window's sizes as opaque values. */
+  const windowDigits = (flat: Scalar, [c, kh, kw]: readonly [number, number, number]): Scalar[] => {
+    const bound = c * kh * kw
+    const width = b.opaque(kw, "window width")
+    const digits = [b.idiv(flat, b.opaque(kh * kw, "window area"), bound), b.mod(b.idiv(flat, width, bound), b.opaque(kh, "window height"), bound), b.mod(flat, width, bound)]
+    knownFlat.set(flatKey(digits, [c, kh, kw]), flat)
+    return digits
+  }
+
   /** The implicit-GEMM view of a convolution node (all three conv primitives). */
   const convGemm = (node: Node): GemmView | undefined => {
     const op = node.op
@@ -245,16 +254,22 @@ export const lowerKernel = (
     const [row, col, k] = [b.external("row", "i32"), b.external("col", "i32"), b.external("k", "i32")]
     const { stride: s, padding: p } = op
     const at = (i: Scalar, scale: Scalar | number, offset: Scalar, pad: number) => b.sub(b.add(typeof scale === "number" ? b.mul(i, b.int(scale)) : scale, offset), b.int(pad))
+    // Forward and weight-gradient loaders see the window, stride and padding as opaque sizes: 1×1 and
+    // 3×3, stride 1 and 2 then share a form. (The input gradient keeps its stride specialised: with a
+    // stride of 2 it tests divisibility of possibly negative offsets, a cost stride 1 should not pay.)
+    // (i·stride − padding) + offset: the first part depends on one GEMM index only, so it is computed
+    // once per column or per k, not per (k, column) pair.
+    const windowAt = (i: Scalar, offset: Scalar) => b.add(b.sub(b.mul(i, b.opaque(s, "stride")), b.opaque(p, "padding")), offset)
     if (op.kind === "conv2d") {
       const [n, c, h, w] = x.shape as [number, number, number, number]
       const [o, , kh, kw] = y.shape as [number, number, number, number]
       const [, , ho, wo] = node.shape as [number, number, number, number]
       const [ni, oy, ox] = delinearize(col, [n, ho, wo])
-      const [ci, ky, kx] = delinearize(k, [c, kh, kw])
+      const [ci, ky, kx] = windowDigits(k, [c, kh, kw])
       // The weight as the [o, c·kh·kw] matrix it is: its element (row, k) is at row·K + k, not at a
       // re-linearisation of k's three digits.
       knownFlat.set(flatKey([row, ci!, ky!, kx!], y.shape), b.add(b.mul(row, b.int(c * kh * kw)), k))
-      const [iy, ix] = [at(oy!, s, ky!, p), at(ox!, s, kx!, p)]
+      const [iy, ix] = [windowAt(oy!, ky!), windowAt(ox!, kx!)]
       return {
         m: o, n: n * ho * wo, k: c * kh * kw,
         a: emit(y, [row, ci!, ky!, kx!]),
@@ -285,8 +300,9 @@ export const lowerKernel = (
     const [n, o, ho, wo] = y.shape as [number, number, number, number]
     const [, , kh, kw] = node.shape as [number, number, number, number]
     const [ni, oy, ox] = delinearize(k, [n, ho, wo])
-    const [ci, ky, kx] = delinearize(col, [c, kh, kw])
-    const [iy, ix] = [at(oy!, s, ky!, p), at(ox!, s, kx!, p)]
+    const [ci, ky, kx] = windowDigits(col, [c, kh, kw])
+    knownFlat.set(flatKey([row, ci!, ky!, kx!], node.shape), b.add(b.mul(row, b.int(c * kh * kw)), col))
+    const [iy, ix] = [windowAt(oy!, ky!), windowAt(ox!, kx!)]
     return {
       m: o, n: c * kh * kw, k: n * ho * wo,
       a: emit(y, [ni!, row, oy!, ox!]),

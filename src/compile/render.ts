@@ -23,14 +23,17 @@ export interface Syntax {
 const inlined = (s: Scalar): boolean => s.op.k === "const" || s.op.k === "gid" || s.op.k === "loopVar" || s.op.k === "external"
 
 /** Statements computing `root` (indented by `indent`), and the name or text holding its value. */
-export const renderBody = (root: Scalar, syntax: Syntax, indent = "  "): { lines: string[]; result: string } => {
-  const { lines, results } = renderBodies([root], syntax, indent)
+export const renderBody = (root: Scalar, syntax: Syntax, indent = "  ", given?: ReadonlyMap<number, string>): { lines: string[]; result: string } => {
+  const { lines, results } = renderBodies([root], syntax, indent, given)
   return { lines, result: results[0]! }
 }
 
-/** Statements computing several roots that share subexpressions (a sibling group), and their names. */
-export const renderBodies = (roots: readonly Scalar[], syntax: Syntax, indent = "  "): { lines: string[]; results: string[] } => {
-  const order = scalarOrder(roots)
+/**
+ * Statements computing several roots that share subexpressions (a sibling group), and their names.
+ * Nodes in `given` are not computed: they are already in scope under the name it maps them to.
+ */
+export const renderBodies = (roots: readonly Scalar[], syntax: Syntax, indent = "  ", given?: ReadonlyMap<number, string>): { lines: string[]; results: string[] } => {
+  const order = scalarOrder(roots, given && new Set(given.keys()))
   const placed = new Map<number, Scalar[]>()
   for (const s of order) {
     const at = placement(s)
@@ -45,6 +48,11 @@ export const renderBodies = (roots: readonly Scalar[], syntax: Syntax, indent = 
 
   const block = (loop: number, pad: string): void => {
     for (const s of placed.get(loop) ?? []) {
+      const provided = given?.get(s.id)
+      if (provided !== undefined) {
+        names.set(s.id, provided)
+        continue
+      }
       const args = s.args.map(nameOf)
       if (s.op.k === "loopVar") {
         names.set(s.id, loopNames.get(s.op.loop)!)

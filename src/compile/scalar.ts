@@ -19,9 +19,10 @@ export const SMALL_DIVIDEND = 2 ** 22
 export type ScalarOp =
   /**
    * `role`, when set, names what a size is (an axis of a shape, say): two sizes equal only by value stay
-   * two nodes, so whether they are shared does not depend on the sizes (see lift-constants.ts).
+   * two nodes, so whether they are shared does not depend on the sizes (see lift-constants.ts). An
+   * `opaque` size is never folded either: code over it is the same whatever its value.
    */
-  | { readonly k: "const"; readonly value: number; readonly role?: string }
+  | { readonly k: "const"; readonly value: number; readonly role?: string; readonly opaque?: true }
   | { readonly k: "uniform"; readonly slot: number }
   | { readonly k: "gid" }
   | { readonly k: "external"; readonly name: string }
@@ -45,7 +46,7 @@ export interface Scalar {
   readonly loops: ReadonlySet<number>
 }
 
-const isConst = (s: Scalar, value?: number): boolean => s.op.k === "const" && (value === undefined || s.op.value === value)
+const isConst = (s: Scalar, value?: number): boolean => s.op.k === "const" && !s.op.opaque && (value === undefined || s.op.value === value)
 const constValue = (s: Scalar): number => (s.op as { value: number }).value
 
 /** Builds scalar DAGs with hash-consing (one node per distinct expression) and local simplification. */
@@ -78,6 +79,13 @@ export class ScalarBuilder {
   /** An i32 size named by its role: hash-consed with sizes of the same role only. */
   size(value: number, role: string): Scalar {
     return this.make({ k: "const", value: Math.trunc(value), role }, [], "i32")
+  }
+  /**
+   * A size that no simplification looks into (a convolution's window, stride, padding): a 1×1 and a
+   * 3×3 window then give one text, the window a parameter.
+   */
+  opaque(value: number, role: string): Scalar {
+    return this.make({ k: "const", value: Math.trunc(value), role, opaque: true }, [], "i32")
   }
   uniform(slot: number, type: ScalarType): Scalar {
     return this.make({ k: "uniform", slot }, [], type)
@@ -163,20 +171,21 @@ export class ScalarBuilder {
     return this.binary("mul", a, b, "i32")
   }
   /** `a / b`; `dividendBound`, when known, is an exclusive upper bound on a non-negative `a`. */
-  idiv(a: Scalar, b: number, dividendBound?: number, role?: string): Scalar {
+  idiv(a: Scalar, b: number | Scalar, dividendBound?: number, role?: string): Scalar {
+    if (typeof b !== "number") return this.indexOp("idiv", a, b, dividendBound)
     if (b === 1) return a
     if (isConst(a)) return this.int(Math.trunc(constValue(a) / b))
-    return this.indexOp("idiv", a, b, dividendBound, role)
+    return this.indexOp("idiv", a, role === undefined ? this.int(b) : this.size(b, role), dividendBound)
   }
   /** `a % b`; `dividendBound` as for `idiv`. */
-  mod(a: Scalar, b: number, dividendBound?: number, role?: string): Scalar {
+  mod(a: Scalar, b: number | Scalar, dividendBound?: number, role?: string): Scalar {
+    if (typeof b !== "number") return this.indexOp("mod", a, b, dividendBound)
     if (b === 1) return this.int(0)
     if (isConst(a)) return this.int(constValue(a) % b)
-    return this.indexOp("mod", a, b, dividendBound, role)
+    return this.indexOp("mod", a, role === undefined ? this.int(b) : this.size(b, role), dividendBound)
   }
-  private indexOp(fn: IndexOp, a: Scalar, b: number, dividendBound: number | undefined, role: string | undefined): Scalar {
+  private indexOp(fn: IndexOp, a: Scalar, divisor: Scalar, dividendBound: number | undefined): Scalar {
     const small = dividendBound !== undefined && dividendBound <= SMALL_DIVIDEND
-    const divisor = role === undefined ? this.int(b) : this.size(b, role)
     return this.make(small ? { k: "binary", fn, smallDividend: true } : { k: "binary", fn }, [a, divisor], "i32")
   }
   less(a: Scalar, b: Scalar): Scalar {
@@ -190,14 +199,14 @@ export class ScalarBuilder {
   }
 }
 
-/** Nodes reachable from `roots`, arguments first. */
-export const scalarOrder = (roots: readonly Scalar[]): Scalar[] => {
+/** Nodes reachable from `roots`, arguments first; the arguments of nodes in `given` are not visited. */
+export const scalarOrder = (roots: readonly Scalar[], given?: ReadonlySet<number>): Scalar[] => {
   const seen = new Set<number>()
   const order: Scalar[] = []
   const visit = (s: Scalar): void => {
     if (seen.has(s.id)) return
     seen.add(s.id)
-    for (const a of s.args) visit(a)
+    if (!given?.has(s.id)) for (const a of s.args) visit(a)
     order.push(s)
   }
   for (const r of roots) visit(r)

@@ -25,14 +25,22 @@ export interface KLoop {
   readonly chunk: number
   /** Expression of row `i`'s row-operand element at iteration `k` (a WGSL i32 expression). */
   readonly rowOperand: (i: number, k: string) => string
-  /** Lines of one iteration at `k` (a name in scope), given the expression of row `i`'s value. */
-  readonly body: (k: string, row: (i: number) => string) => string[]
+  /**
+   * Functions of k whose values an iteration needs (a loader's work on k alone). Within a chunk, lane s
+   * computes them at k0 + s and the subgroup shares them, as with the row operand.
+   */
+  readonly kValues?: readonly string[]
+  /** Lines of one iteration at `k` (a name in scope), given the expression of row `i`'s value and the k values' names. */
+  readonly body: (k: string, row: (i: number) => string, kValues: readonly string[]) => string[]
   readonly indent: string
 }
 
+const kValueNames = (l: KLoop): string[] => (l.kValues ?? []).map((_, v) => `k_value${v}`)
+
 const plainLoop = (l: KLoop, from: number): string[] => [
   `${l.indent}for (var k: i32 = ${from === 0 ? 0 : param(from)}; k < ${param(l.count)}; k++) {`,
-  ...l.body("k", (i) => l.rowOperand(i, "k")).map((line) => `${l.indent}  ${line}`),
+  ...(l.kValues ?? []).map((f, v) => `${l.indent}  let k_value${v} = ${f}(k);`),
+  ...l.body("k", (i) => l.rowOperand(i, "k"), kValueNames(l)).map((line) => `${l.indent}  ${line}`),
   `${l.indent}}`,
 ]
 
@@ -47,10 +55,12 @@ export const renderKLoop = (l: KLoop): string[] => {
     `${l.indent}let sg_k = i32(sg_lane % ${l.chunk}u);`,
     `${l.indent}for (var k0: i32 = 0; k0 < ${param(main)}; k0 += ${l.chunk}) {`,
     ...rows.map((i) => `${inner}let row_value${i} = ${l.rowOperand(i, "k0 + sg_k")};`),
+    ...(l.kValues ?? []).map((f, v) => `${inner}let lane_k_value${v} = ${f}(k0 + sg_k);`),
     ...lane.flatMap((j) => [
       `${inner}{`,
       `${inner}  let k = k0 + ${j};`,
-      ...l.body("k", (i) => `subgroupBroadcast(row_value${i}, ${j}u)`).map((line) => `${inner}  ${line}`),
+      ...(l.kValues ?? []).map((_, v) => `${inner}  let k_value${v} = subgroupBroadcast(lane_k_value${v}, ${j}u);`),
+      ...l.body("k", (i) => `subgroupBroadcast(row_value${i}, ${j}u)`, kValueNames(l)).map((line) => `${inner}  ${line}`),
       `${inner}}`,
     ]),
     `${l.indent}}`,

@@ -188,6 +188,23 @@ describe("convolutions that differ in size share a tiled pipeline", () => {
   })
 })
 
+const threeWindows = (i: Record<string, Tensor>) => ({
+  a: conv2d(i.x!, i.w1!, { padding: 1 }).add(i.b!.reshape([1, 16, 1, 1])),
+  c: conv2d(i.y!, i.w2!).add(i.b!.reshape([1, 16, 1, 1])),
+  d: conv2d(i.z!, i.w3!, { padding: 1, stride: 2 }).add(i.b!.reshape([1, 16, 1, 1])),
+})
+
+describe("a convolution's window, stride and padding are sizes like any other", () => {
+  test("3×3, 1×1 and 3×3 with stride 2: one text, equal to the oracle", async () => {
+    const shapes = { x: [2, 16, 16, 16], w1: [16, 16, 3, 3], y: [2, 32, 16, 16], w2: [16, 32, 1, 1], z: [2, 16, 32, 32], w3: [16, 16, 3, 3], b: [16] }
+    const program = programOf(threeWindows, shapes)
+    expect(program.kernels.map((k) => k.tiled !== undefined)).toEqual([true, true, true])
+    const lifted = renderProgramWgsl(program)
+    expect(new Set(lifted.map((k) => k.wgsl)).size).toBe(1)
+    await expectBackendsAgree(gpu(), threeWindows, shapes, inputsFor(shapes, 43), { tolerance: reduction, label: "windows of one form" })
+  })
+})
+
 describe("a slice's start is a size like any other", () => {
   test("slices starting at row 0 and at row 3 share one form, and equal the oracle", async () => {
     const fn = ({ x, y }: Record<string, Tensor>) => ({ a: x!.slice([0, 0], [4, 6]).exp().sum(1), b: y!.slice([3, 0], [8, 6]).exp().sum(1) })
