@@ -154,6 +154,7 @@ export const renderLaneMatmul = (program: Program, kernel: Kernel, t: TiledMatmu
         count: t.k / 4,
         rows: l.rowsPerThread,
         chunk,
+        rowZero: "vec4<f32>(0.0)",
         rowOperand: (i, k) => (uniformVec ? `in${ua.binding}[ua_vec${i} + ${k}]` : `vec4<f32>(${[0, 1, 2, 3].map((d) => u(i, `4 * (${k}) + ${d}`)).join(", ")})`),
         body: (k, row) => [
           ...cols.map((j) => `let lb${j} = ${laneVec(`lb_vec${j} + ${k}`)};`),

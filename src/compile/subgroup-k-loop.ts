@@ -23,6 +23,8 @@ export interface KLoop {
   readonly rows: number
   /** Lanes per subgroup chunk (0: no subgroups, one load per lane as before). */
   readonly chunk: number
+  /** The row operand's zero (its type's), for lanes past the last k. Default `0.0`. */
+  readonly rowZero?: string
   /** Expression of row `i`'s row-operand element at iteration `k` (a WGSL i32 expression). */
   readonly rowOperand: (i: number, k: string) => string
   /**
@@ -37,34 +39,39 @@ export interface KLoop {
 
 const kValueNames = (l: KLoop): string[] => (l.kValues ?? []).map((_, v) => `k_value${v}`)
 
-const plainLoop = (l: KLoop, from: number): string[] => [
-  `${l.indent}for (var k: i32 = ${from === 0 ? 0 : param(from)}; k < ${param(l.count)}; k++) {`,
+const plainLoop = (l: KLoop): string[] => [
+  `${l.indent}for (var k: i32 = 0; k < ${param(l.count)}; k++) {`,
   ...(l.kValues ?? []).map((f, v) => `${l.indent}  let k_value${v} = ${f}(k);`),
   ...l.body("k", (i) => l.rowOperand(i, "k"), kValueNames(l)).map((line) => `${l.indent}  ${line}`),
   `${l.indent}}`,
 ]
 
-/** The loop, chunked over the subgroup where `chunk` allows; a remainder past the last chunk runs plainly. */
+/**
+ * The loop, chunked over the subgroup where `chunk` allows. A count that is not a multiple of the chunk
+ * runs a last, partial chunk: lanes past the end load at the last k and contribute zeros, so every
+ * count has one loop (and one form) rather than a remainder loop of its own.
+ */
 export const renderKLoop = (l: KLoop): string[] => {
-  if (l.chunk < 2 || l.count < l.chunk) return plainLoop(l, 0)
-  const main = l.count - (l.count % l.chunk)
+  if (l.chunk < 2 || l.count < l.chunk) return plainLoop(l)
   const rows = Array.from({ length: l.rows }, (_, i) => i)
   const lane = Array.from({ length: l.chunk }, (_, j) => j)
   const inner = `${l.indent}  `
+  const last = param(l.count - 1)
   return [
     `${l.indent}let sg_k = i32(sg_lane % ${l.chunk}u);`,
-    `${l.indent}for (var k0: i32 = 0; k0 < ${param(main)}; k0 += ${l.chunk}) {`,
-    ...rows.map((i) => `${inner}let row_value${i} = ${l.rowOperand(i, "k0 + sg_k")};`),
-    ...(l.kValues ?? []).map((f, v) => `${inner}let lane_k_value${v} = ${f}(k0 + sg_k);`),
+    `${l.indent}for (var k0: i32 = 0; k0 < ${param(Math.ceil(l.count / l.chunk) * l.chunk)}; k0 += ${l.chunk}) {`,
+    `${inner}let lane_k = min(k0 + sg_k, ${last});`,
+    `${inner}let lane_live = k0 + sg_k < ${param(l.count)};`,
+    ...rows.map((i) => `${inner}let row_value${i} = select(${l.rowZero ?? "0.0"}, ${l.rowOperand(i, "lane_k")}, lane_live);`),
+    ...(l.kValues ?? []).map((f, v) => `${inner}let lane_k_value${v} = ${f}(lane_k);`),
     ...lane.flatMap((j) => [
       `${inner}{`,
-      `${inner}  let k = k0 + ${j};`,
+      `${inner}  let k = min(k0 + ${j}, ${last});`,
       ...(l.kValues ?? []).map((_, v) => `${inner}  let k_value${v} = subgroupBroadcast(lane_k_value${v}, ${j}u);`),
       ...l.body("k", (i) => `subgroupBroadcast(row_value${i}, ${j}u)`, kValueNames(l)).map((line) => `${inner}  ${line}`),
       `${inner}}`,
     ]),
     `${l.indent}}`,
-    ...(main < l.count ? plainLoop(l, main) : []),
   ]
 }
 
