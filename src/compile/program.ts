@@ -110,8 +110,10 @@ export const buildProgram = (outputs: Record<string, Node>, options: BuildOption
   const fuse = options.fuse ?? true
   const materialised = schedule(order, roots, { fuse, maxStorageBuffers: options.maxStorageBuffers ?? 10 })
   // The unfused baseline keeps every concat a kernel of its own.
-  const { placements, assembled } = fuse ? assembleConcats(order, materialised, new Set(roots.map((r) => r.id))) : { placements: new Map(), assembled: new Set<number>() }
-  const kernelRoots = order.filter((n) => materialised.has(n.id) && !isSource(n) && !assembled.has(n.id))
+  const { placements, assembled, clones } = fuse
+    ? assembleConcats(order, materialised, new Set(roots.map((r) => r.id)))
+    : { placements: new Map(), assembled: new Set<number>(), clones: new Map<number, readonly Node[]>() }
+  const kernelRoots = order.flatMap((n) => [n, ...(clones.get(n.id) ?? [])]).filter((n) => materialised.has(n.id) && !isSource(n) && !assembled.has(n.id))
   const maxStorage = options.maxStorageBuffers ?? 10
   const groups = !fuse ? kernelRoots.map((r) => [r]) : groupSiblings(kernelRoots, materialised, maxStorage)
   const plan = planMemory(groups, [...inputNodes.filter((n) => n.shape.length > 0), ...dataNodes], roots, materialised, placements)

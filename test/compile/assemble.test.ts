@@ -57,6 +57,21 @@ describe("in-place concatenation", () => {
     await expectMatchesUnfused(fn, specs, 2)
   })
 
+  test("a part found twice (one gradient for two parameters) is written at both places by a kernel each", async () => {
+    const names = Array.from({ length: 9 }, (_, k) => `p${k}`)
+    const specs = Object.fromEntries(names.map((n, k) => [n, [k + 1, 3]]))
+    const fn = (i: Record<string, Tensor>) => {
+      const shared = i.p0!.square().sum(0)
+      return { out: concat(names.map((n, k) => (k === 1 || k === 7 ? shared : i[n]!.exp().sum(1)).reshape([-1]))) }
+    }
+    const program = programOf(fn, specs)
+    expect(program.kernels.some((k) => k.ops.includes("concat"))).toBe(false)
+    const out = program.outputs[0]!
+    // Parts 1 and 7 start after 1 and after 1 + 3 + 3 + 4 + 5 + 6 + 7 elements.
+    expect(program.kernels.filter((k) => k.write === out.slot && [1, 29].includes(k.writeOffset)).length).toBe(2)
+    await expectMatchesUnfused(fn, specs, 4)
+  })
+
   test("stays a kernel when a part is an input, is read elsewhere, or the axis is not contiguous", async () => {
     const specs = { a: [2, 3], b: [2, 4] }
     const withInput = (i: Record<string, Tensor>) => ({ out: concat([i.a!, i.b!.exp()], 1) })
