@@ -186,12 +186,15 @@ export const lowerKernel = (
         }
         return value!
       }
-      case "reduce":
+      case "reduce": {
+        const flat = bufferReduction(node, op.fn, op.axes, x!, idx)
+        if (flat) return flat
         return loop(op.fn, op.axes.map((a) => x!.shape[a]!), (r) => {
           const inner = [...idx]
           op.axes.forEach((a, k) => (inner[a] = r[k]!))
           return emit(x!, inner)
         })
+      }
       case "matmul": {
         const batch = idx.slice(0, -2)
         const [m, n] = idx.slice(-2) as [Scalar, Scalar]
@@ -235,6 +238,30 @@ export const lowerKernel = (
         }))
       }
     }
+  }
+
+  /**
+   * A reduction of a buffer (read directly or through reshapes) over leading and trailing axes around
+   * its kept ones: the buffer seen as [A, K, B], summed over A and B by two loops at (a·K + k)·B + b.
+   * Whether A or B is 1, or how many axes each spans, the text is the same (the sizes opaque): a bias
+   * gradient (over batch and pixels), a dense bias gradient (batch only) and a group mean (pixels only)
+   * share a form, and no loop counter is divided into digits. Undefined for any other reduction.
+   */
+  const bufferReduction = (node: Node, fn: ReduceOp, axes: readonly number[], x: Node, idx: readonly Scalar[]): Scalar | undefined => {
+    let source = x
+    while ((source.op.kind === "reshape" || source.op.kind === "detach") && !isRead(source)) source = source.inputs[0]!
+    if (!isRead(source)) return undefined
+    const kept = x.shape.flatMap((_, k) => (axes.includes(k) ? [] : [k]))
+    const [first, last] = kept.length === 0 ? [x.shape.length, x.shape.length - 1] : [kept[0]!, kept.at(-1)!]
+    if (kept.length !== last - first + 1) return undefined
+    const extent = (from: number, to: number) => sizeOf(x.shape.slice(from, to))
+    const [outer, inner] = [b.newLoop(), b.newLoop()]
+    // The kept index is the output's flat index (reduced axes are 1 there).
+    const k = linearize(idx, node.shape)
+    const row = b.add(b.mul(b.loopVar(outer), b.opaque(extent(first, last + 1), "kept")), k)
+    const at = b.add(b.mul(row, b.opaque(extent(last + 1, x.shape.length), "trailing")), b.loopVar(inner))
+    const value = emit(source, delinearize(at, source.shape))
+    return b.reduce(fn, outer, extent(0, first), b.reduce(fn, inner, extent(last + 1, x.shape.length), value))
   }
 
   /** A flat index over (channel, window row, window column), split by the window's sizes as opaque values. */
