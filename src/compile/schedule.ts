@@ -67,6 +67,7 @@ export const schedule = (order: readonly Node[], outputs: readonly Node[], optio
   }
   const isView = (n: Node): boolean => movementKinds.has(n.op.kind) ? n.inputs.every((i) => materialised.has(i.id) || isView(i)) : n.op.kind === "const" || materialised.has(n.id)
 
+  const contractionOperands: Node[] = []
   for (const n of order) {
     if (materialised.has(n.id)) continue
     const us = users(n)
@@ -74,8 +75,10 @@ export const schedule = (order: readonly Node[], outputs: readonly Node[], optio
       if (!(us.length === 1 && oneToOne(us[0]!, n))) materialised.add(n.id)
       continue
     }
-    if (us.some((u) => contractionKinds.has(u.op.kind)) && !isView(n)) materialised.add(n.id)
-    else if (isSmallTransposedRightOperand(n, us)) materialised.add(n.id)
+    if (us.some((u) => contractionKinds.has(u.op.kind)) && !isView(n)) {
+      materialised.add(n.id)
+      contractionOperands.push(n)
+    } else if (isSmallTransposedRightOperand(n, us)) materialised.add(n.id)
     // A scalar (e.g. Adam's step size from the uniforms) is recomputed far more readily: a kernel of one
     // thread plus a buffer cost more than a few ALU ops per thread, and it would split sibling groups.
     else if (us.length >= 2 && (cost.get(n.id) ?? 0) > (n.shape.length === 0 ? 8 * budget : budget)) materialised.add(n.id)
@@ -106,6 +109,15 @@ export const schedule = (order: readonly Node[], outputs: readonly Node[], optio
         if (contractionKinds.has(n.op.kind) || n.inputs.some((i) => withContraction.has(i.id))) withContraction.add(n.id)
       } else materialised.add(n.id)
     }
+  }
+
+  // Rule 3 was decided before the pass above gave loop-carrying values their buffers: an operand of
+  // plain-loop contractions that is now a view of those (a transposed gradient) needs no copy of its
+  // own. (Tiled loaders keep their copies: a view in each would make each a form of its own.)
+  for (const n of contractionOperands) {
+    if (users(n).some((u) => contractionKinds.has(u.op.kind) && worthTilingNode(u))) continue
+    materialised.delete(n.id)
+    if (!isView(n)) materialised.add(n.id)
   }
 
   materialiseSharedEpilogueInputs(order, materialised, withContraction, users, cost)

@@ -91,6 +91,13 @@ describe("kernel counts", () => {
     expect(loop.kernels.map((k) => [k.ops, k.tiled !== undefined])).toEqual([[["mul", "add", "exp", "sin"], false], [["mul", "add", "exp", "matmul", "mul"], false]])
   })
 
+  test("a transposed product read by a plain-loop matmul is a view of the product's buffer, not a copy", async () => {
+    const fn = ({ a, b, y }: Record<string, Tensor>) => matmul(matmul(a!, b!).mul(2).transpose(), y!)
+    const specs = { a: [4, 6], b: [6, 8], y: [4, 5] }
+    expect(programOf(fn, specs).kernels.map((k) => k.ops)).toEqual([["matmul", "mul"], ["permute", "matmul"]])
+    await expectBackendsAgree(gpu(), fn, specs, inputsFor(specs, 9), { tolerance: reduction, label: "transposed product" })
+  })
+
   test("fuse: false gives one kernel per compute primitive", () => {
     const programs: [AnyFn, Record<string, number[]>][] = [
       [vpStep, vpSpecs],
