@@ -5,7 +5,8 @@
  *   1. a program output;
  *   2. a reduction or contraction result — unless its single consumer reads it element for element
  *      (a same-shape elementwise op or a reshape), which then becomes the kernel's epilogue;
- *   3. an operand of a contraction that is not a pure view of memory (contractions re-read operands);
+ *   3. an operand of a contraction that is not a pure view of memory (contractions re-read operands) —
+ *      judged again once every loop-carrying value has its buffer, for operands of plain loops only;
  *   4. consumed by ≥ 2 ops, unless it is cheap elementwise work that is recomputed instead (a concat
  *      read twice is always materialised: see assemble.ts);
  *   5. needed to keep a kernel within `maxStorageBuffersPerShaderStage`;

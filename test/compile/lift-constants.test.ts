@@ -205,6 +205,22 @@ describe("a convolution's window, stride and padding are sizes like any other", 
   })
 })
 
+const twoDepths = (i: Record<string, Tensor>) => ({
+  a: conv2d(i.x!, i.w1!, { padding: 1 }).add(i.b!.reshape([1, 16, 1, 1])),
+  c: conv2d(i.y!, i.w2!, { padding: 1 }).add(i.b!.reshape([1, 16, 1, 1])),
+})
+
+describe("a k loop's length is a size like any other", () => {
+  test("K = 27 (three chunks of 8 and a partial one) and K = 288 share a form over subgroups, and equal the oracle", async () => {
+    const shapes = { x: [2, 3, 32, 32], w1: [16, 3, 3, 3], y: [2, 32, 16, 16], w2: [16, 32, 3, 3], b: [16] }
+    const program = programOf(twoDepths, shapes)
+    expect(program.kernels.map((k) => k.tiled?.k).sort()).toEqual([27, 288])
+    const lifted = renderProgramWgsl(program, { subgroupChunk: 8 })
+    expect(lifted[0]!.wgsl).toBe(lifted[1]!.wgsl)
+    await expectBackendsAgree(gpu(), twoDepths, shapes, inputsFor(shapes, 47), { tolerance: reduction, label: "k loops of one form" })
+  })
+})
+
 describe("a slice's start is a size like any other", () => {
   test("slices starting at row 0 and at row 3 share one form, and equal the oracle", async () => {
     const fn = ({ x, y }: Record<string, Tensor>) => ({ a: x!.slice([0, 0], [4, 6]).exp().sum(1), b: y!.slice([3, 0], [8, 6]).exp().sum(1) })
