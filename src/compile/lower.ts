@@ -280,7 +280,6 @@ export const lowerKernel = (
     const [x, y] = node.inputs as [Node, Node]
     const [row, col, k] = [b.external("row", "i32"), b.external("col", "i32"), b.external("k", "i32")]
     const { stride: s, padding: p } = op
-    const at = (i: Scalar, scale: Scalar | number, offset: Scalar, pad: number) => b.sub(b.add(typeof scale === "number" ? b.mul(i, b.int(scale)) : scale, offset), b.int(pad))
     // Forward and weight-gradient loaders see the window, stride and padding as opaque sizes: 1×1 and
     // 3×3, stride 1 and 2 then share a form. (The input gradient keeps its stride specialised: with a
     // stride of 2 it tests divisibility of possibly negative offsets, a cost stride 1 should not pay.)

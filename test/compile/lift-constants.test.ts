@@ -3,7 +3,7 @@ import fc from "fast-check"
 import { FormRegistry, liftConstants } from "../../src/compile/lift-constants.ts"
 import { param, paramQuotient, paramsDeclaration } from "../../src/compile/wgsl-literal.ts"
 import { programOf } from "../../src/compile/compile.ts"
-import { renderProgramWgsl, renderWgsl } from "../../src/compile/wgsl.ts"
+import { renderProgramWgsl, renderWgsl, type WgslOptions } from "../../src/compile/wgsl.ts"
 import { conv2d, matmul } from "../../src/ir/tensor.ts"
 import type { Tensor } from "../../src/ir/tensor.ts"
 import { expectBackendsAgree, inputsFor, reduction, useGpu } from "../support/backends.ts"
@@ -180,13 +180,18 @@ describe("convolutions that differ in size share a tiled pipeline", () => {
   })
   test("a narrow GEMM (128 columns) and a wide one (512) share a workgroup size, so one text", async () => {
     const shapes = { x: [2, 32, 8, 8], w1: [16, 32, 3, 3], y: [2, 16, 16, 16], w2: [16, 16, 3, 3], b: [16] }
-    const program = programOf(twoConvolutions, shapes)
+    const program = await expectOneForm(twoConvolutions, shapes, 22, "narrow and wide convolutions")
     expect(program.kernels.map((k) => k.tiled?.n).sort()).toEqual([128, 512])
-    const lifted = renderProgramWgsl(program)
-    expect(lifted[0]!.wgsl).toBe(lifted[1]!.wgsl)
-    await expectBackendsAgree(gpu(), twoConvolutions, shapes, inputsFor(shapes, 22), { tolerance: reduction, label: "narrow and wide convolutions" })
   })
 })
+
+/** Renders `fn` and expects all its kernels to be one form, and its outputs to equal the oracle's. */
+const expectOneForm = async (fn: (i: Record<string, Tensor>) => Record<string, Tensor>, shapes: Record<string, number[]>, seed: number, label: string, options?: WgslOptions) => {
+  const program = programOf(fn, shapes)
+  expect(new Set(renderProgramWgsl(program, options).map((k) => k.wgsl)).size).toBe(1)
+  await expectBackendsAgree(gpu(), fn, shapes, inputsFor(shapes, seed), { tolerance: reduction, label })
+  return program
+}
 
 const threeWindows = (i: Record<string, Tensor>) => ({
   a: conv2d(i.x!, i.w1!, { padding: 1 }).add(i.b!.reshape([1, 16, 1, 1])),
@@ -197,27 +202,16 @@ const threeWindows = (i: Record<string, Tensor>) => ({
 describe("a convolution's window, stride and padding are sizes like any other", () => {
   test("3×3, 1×1 and 3×3 with stride 2: one text, equal to the oracle", async () => {
     const shapes = { x: [2, 16, 16, 16], w1: [16, 16, 3, 3], y: [2, 32, 16, 16], w2: [16, 32, 1, 1], z: [2, 16, 32, 32], w3: [16, 16, 3, 3], b: [16] }
-    const program = programOf(threeWindows, shapes)
+    const program = await expectOneForm(threeWindows, shapes, 43, "windows of one form")
     expect(program.kernels.map((k) => k.tiled !== undefined)).toEqual([true, true, true])
-    const lifted = renderProgramWgsl(program)
-    expect(new Set(lifted.map((k) => k.wgsl)).size).toBe(1)
-    await expectBackendsAgree(gpu(), threeWindows, shapes, inputsFor(shapes, 43), { tolerance: reduction, label: "windows of one form" })
   })
-})
-
-const twoDepths = (i: Record<string, Tensor>) => ({
-  a: conv2d(i.x!, i.w1!, { padding: 1 }).add(i.b!.reshape([1, 16, 1, 1])),
-  c: conv2d(i.y!, i.w2!, { padding: 1 }).add(i.b!.reshape([1, 16, 1, 1])),
 })
 
 describe("a k loop's length is a size like any other", () => {
   test("K = 27 (three chunks of 8 and a partial one) and K = 288 share a form over subgroups, and equal the oracle", async () => {
     const shapes = { x: [2, 3, 32, 32], w1: [16, 3, 3, 3], y: [2, 32, 16, 16], w2: [16, 32, 3, 3], b: [16] }
-    const program = programOf(twoDepths, shapes)
+    const program = await expectOneForm(twoConvolutions, shapes, 47, "k loops of one form", { subgroupChunk: 8 })
     expect(program.kernels.map((k) => k.tiled?.k).sort()).toEqual([27, 288])
-    const lifted = renderProgramWgsl(program, { subgroupChunk: 8 })
-    expect(lifted[0]!.wgsl).toBe(lifted[1]!.wgsl)
-    await expectBackendsAgree(gpu(), twoDepths, shapes, inputsFor(shapes, 47), { tolerance: reduction, label: "k loops of one form" })
   })
 })
 
