@@ -65,9 +65,9 @@ export const hoistedLoader = (name: string, order: readonly ["row", "k"] | reado
       seen.add(a.id)
     }
   }
-  const given = new Map([...outerValues.map((h, i): [number, string] => [h.id, `${outer}_h${i}`]), ...kValues.map((h, i): [number, string] => [h.id, `k_v${i}`])])
-  const { lines, result } = renderBody(value, epilogueSyntax, "  ", given)
-  const parameters = [...order, ...given.values()].map((p, i) => `${p}: ${i < 2 ? "i32" : [...outerValues, ...kValues][i - 2]!.type}`)
+  const hoisted = [...outerValues.map((h, i): [Scalar, string] => [h, `${outer}_h${i}`]), ...kValues.map((h, i): [Scalar, string] => [h, `k_v${i}`])]
+  const { lines, result } = renderBody(value, epilogueSyntax, "  ", new Map(hoisted.map(([h, param]) => [h.id, param])))
+  const parameters = [...order.map((p) => `${p}: i32`), ...hoisted.map(([h, param]) => `${param}: ${h.type}`)]
   return {
     functions: [
       `fn ${name}(${parameters.join(", ")}) -> ${type} {`,
